@@ -1,0 +1,48 @@
+"""ORM layer of the scope guard (platform §4.3): a scoped row's account scope must be its project's.
+
+The PostgreSQL layer is the ``enforce_project_scope_match()`` trigger created by the migrations
+(``shared.db.migrations.helpers``). This listener is portable and also runs on SQLite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from shared.errors import ScopeViolation
+
+_installed = False
+
+
+def _check(session: Session, obj: object) -> None:
+    from shared.db.models.platform import Project
+
+    project_id = getattr(obj, "project_id", None)
+    if project_id is None:
+        raise ScopeViolation(message=f"{type(obj).__name__}: project_id is required")
+    cache: dict = session.info.setdefault("project_scope_cache", {})
+    scope_id = cache.get(project_id)
+    if scope_id is None:
+        with session.no_autoflush:
+            scope_id = session.scalar(select(Project.account_scope_id).where(Project.id == project_id))
+        if scope_id is None:
+            raise ScopeViolation(message=f"{type(obj).__name__}: project {project_id} does not exist")
+        cache[project_id] = scope_id
+    current = getattr(obj, "account_scope_id", None)
+    if current is None:
+        obj.account_scope_id = scope_id  # type: ignore[attr-defined]
+    elif current != scope_id:
+        raise ScopeViolation(message="cross-scope write rejected")
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    @event.listens_for(Session, "before_flush")
+    def _guard(session: Session, _ctx: object, _instances: object) -> None:
+        for obj in list(session.new) + list(session.dirty):
+            if getattr(type(obj), "__scoped__", False):
+                _check(session, obj)

@@ -1,0 +1,150 @@
+"""Shared fixtures: real PostgreSQL and Redis (own database, own db number), app, client, auth."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from shared.config import Settings
+from shared.db.base import Base
+from shared.db.migrate import upgrade
+from shared.runtime import Runtime
+from tests.support import claim_redis_db, create_pg_database, drop_pg_database, release_redis_db
+
+OPERATOR = ("operator", "correct-horse-battery")
+KEEP_TABLES = {"alembic_version", "account_scopes", "app_users"}
+
+
+def base_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "AUTH_CREDENTIALS": ":".join(OPERATOR),
+        "APP_ENV": "test", "LOG_LEVEL": "warning", "SESSION_SECRET": "test-secret-" + "x" * 32,
+        "CORS_ORIGIN": "http://ui.test", "EMBEDDING_PROVIDER": "hashing",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name, url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    owner = f"{os.getpid()}:{uuid.uuid4()}"
+    number = claim_redis_db(owner)
+    base = os.environ.get("KEEL_TEST_REDIS", "redis://127.0.0.1:6379")
+    try:
+        yield f"{base}/{number}"
+    finally:
+        release_redis_db(number, owner)
+
+
+@pytest.fixture(scope="session")
+def env(pg_url: str, redis_url: str) -> dict[str, str]:
+    return base_env(pg_url, redis_url)
+
+
+@pytest.fixture(scope="session")
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime(settings)
+    upgrade(rt.engine)
+    yield rt
+    rt.close()
+
+
+def truncate_all(rt: Runtime) -> None:
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with rt.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
+        else:
+            for name in reversed(tables):
+                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
+
+
+@pytest.fixture()
+def clean(runtime: Runtime) -> Iterator[Runtime]:
+    truncate_all(runtime)
+    redis: Redis = runtime.redis
+    for key in redis.scan_iter(count=1000):
+        if key != b"keel:test:claim":
+            redis.delete(key)
+    yield runtime
+
+
+@pytest.fixture()
+def app(clean: Runtime):  # noqa: ANN201
+    from web.app import create_app
+
+    return create_app(runtime=clean)
+
+
+@pytest.fixture()
+def client(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+class Api:
+    """A logged-in test client: CSRF header added to mutating calls, JSON bodies by default."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.csrf: str | None = None
+
+    def login(self, username: str = OPERATOR[0], password: str = OPERATOR[1]) -> Any:
+        resp = self.client.post("/auth/login", json={"username": username, "password": password})
+        cookie = self.client.get_cookie("csrf_token")
+        self.csrf = cookie.value if cookie else None
+        return resp
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        out = {"x-csrf-token": self.csrf or ""}
+        out.update(headers or {})
+        return out
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.post(path, json=json if json is not None else {}, headers=self._headers(headers), **kw)
+
+    def create_project(self, name: str = "Project A", scope_key: str | None = None, select: bool = True) -> dict:
+        body: dict[str, Any] = {"name": name}
+        if scope_key:
+            body["account_scope_key"] = scope_key
+        resp = self.post("/projects", body)
+        assert resp.status_code == 201, resp.get_json()
+        project = resp.get_json()["project"]
+        if select:
+            self.select(project["id"])
+        return project
+
+    def select(self, project_id: str) -> None:
+        resp = self.post(f"/projects/{project_id}/select")
+        assert resp.status_code == 200, resp.get_json()
+
+
+@pytest.fixture()
+def api(client) -> Api:  # noqa: ANN001
+    a = Api(client)
+    assert a.login().status_code == 200
+    return a
