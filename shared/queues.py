@@ -7,6 +7,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job
 from rq.registry import (
     DeferredJobRegistry,
     FailedJobRegistry,
@@ -18,6 +19,14 @@ from rq.serializers import JSONSerializer
 from shared.catalog import QUEUES
 
 SERIALIZER = JSONSerializer
+
+
+class JsonJob(Job):
+    """A job that (de)serialises with JSON unless told otherwise: for rq-scheduler, which builds and
+    fetches jobs without passing a serializer."""
+
+    def __init__(self, id: str | None = None, connection: Redis | None = None, serializer: Any = None) -> None:
+        super().__init__(id, connection=connection, serializer=serializer or SERIALIZER)
 
 
 def queue(name: str, connection: Redis) -> Queue:

@@ -25,7 +25,7 @@ def base_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "AUTH_CREDENTIALS": ":".join(OPERATOR),
         "APP_ENV": "test", "LOG_LEVEL": "warning", "SESSION_SECRET": "test-secret-" + "x" * 32,
-        "CORS_ORIGIN": "http://ui.test", "EMBEDDING_PROVIDER": "hashing",
+        "CORS_ORIGIN": "http://ui.test", "EMBEDDINGS_PROVIDER": "hashing",
     }
     env.update(extra)
     return env
@@ -148,3 +148,21 @@ def api(client) -> Api:  # noqa: ANN001
     a = Api(client)
     assert a.login().status_code == 200
     return a
+
+
+@pytest.fixture()
+def run_jobs(clean: Runtime):  # noqa: ANN201
+    """Run every queued job in-process with a burst worker (RQ retries scheduled later are not run)."""
+    from shared.catalog import QUEUES
+    from shared.queues import SERIALIZER, queue
+    from shared.runtime import install
+    from workers.worker import KeelWorker
+
+    def run(*names: str) -> int:
+        install(clean)
+        worker = KeelWorker([queue(n, clean.redis) for n in (names or QUEUES)], connection=clean.redis,
+                            serializer=SERIALIZER)
+        worker.work(burst=True, logging_level="WARNING")
+        return worker.successful_job_count
+
+    return run

@@ -14,7 +14,7 @@ from shared.runtime import Runtime, install
 log = logging.getLogger(__name__)
 
 BLUEPRINTS = (
-    "web.health", "web.metrics", "web.openapi", "web.auth", "web.projects", "web.audit",
+    "web.health", "web.metrics", "web.openapi", "web.auth", "web.projects", "web.audit", "web.jobs",
 )
 
 

@@ -1,4 +1,4 @@
-"""connectors and rag tables
+"""connector tables
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""kag tables
+"""rag tables
 
 Revision ID: 0003
 Revises: 0002

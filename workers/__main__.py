@@ -1,0 +1,45 @@
+"""Start one worker process for a pool: ``python -m workers <pool|queue,queue> [--burst]``.
+
+Scale a pool by running more of these processes (Procfile formation, more machines against the
+same Redis and database). Resources are built here, in the process that runs the jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from shared import logs
+from shared.config import Settings
+from shared.queues import SERIALIZER, queue
+from shared.runtime import Runtime, install
+from workers.pools import POOLS, queues_for
+from workers.worker import KeelWorker
+
+log = logging.getLogger("workers")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
+    parser.add_argument("pool", help=f"pool name ({', '.join(POOLS)}) or comma-separated queue names")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument("--name", default=None, help="worker name (default: RQ's)")
+    args = parser.parse_args(argv)
+    names = queues_for(args.pool)
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    rt = install(Runtime(settings))
+    rt.redis.ping()
+    worker = KeelWorker([queue(n, rt.redis) for n in names], connection=rt.redis, serializer=SERIALIZER,
+                        name=args.name)
+    log.info("worker starting", extra={"fields": {"pool": args.pool, "queues": list(names)}})
+    try:
+        worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        rt.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
