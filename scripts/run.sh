@@ -61,7 +61,7 @@ LOGIN="${AUTH_CREDENTIALS%%:*}"
 PASSWORD="${AUTH_CREDENTIALS#*:}"
 if [ "$DEMO" = 1 ]; then
   log "demo mode: syncing the bundled sample data from the vendor emulators (no credentials configured)"
-  .venv/bin/python scripts/demo_seed.py --api "http://127.0.0.1:$PORT" --username "$LOGIN" --password "$PASSWORD" \
+  PYTHONPATH="$ROOT" .venv/bin/python scripts/demo_seed.py --api "http://127.0.0.1:$PORT" --username "$LOGIN" --password "$PASSWORD" \
     || log "demo seeding did not complete; the stack keeps running"
 fi
 cat <<MSG

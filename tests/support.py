@@ -65,3 +65,58 @@ def wait_for(predicate: Callable[[], T], *, timeout: float = 10.0, interval: flo
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """The real ``web`` process (gunicorn + ``web/gunicorn_conf.py``) on a free local port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 2, app: str = "web.app:create_app()") -> None:
+        import tempfile
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_dir = tempfile.mkdtemp(prefix="keel-prom-")
+        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1",
+                    "WEB_CONCURRENCY": str(workers), "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
+        self.app = app
+        self.proc: Any = None
+
+    def __enter__(self) -> Gunicorn:
+        import subprocess
+        import sys
+
+        import httpx
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        self.proc = subprocess.Popen([gunicorn, "-c", "web/gunicorn_conf.py", self.app], cwd=root, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                return httpx.get(self.url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout=30, message="gunicorn to answer /health")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)

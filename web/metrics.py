@@ -131,11 +131,16 @@ def _exporter() -> PrometheusMetrics:
     return current_app.extensions["keel.metrics"]
 
 
+def path(req) -> str:  # noqa: ANN001 - named ``path``: the exporter uses the function name as the label
+    """The URL rule (``/jobs/runs/<run_id>``), so path parameters never explode label cardinality."""
+    return req.url_rule.rule if req.url_rule is not None else "<unmatched>"
+
+
 def init_app(app: Flask) -> None:
     multiproc = app.extensions["keel.runtime"].settings.prometheus_multiproc_dir
     # One registry per app outside gunicorn, so tests can build many apps in one process.
     registry = REGISTRY if multiproc else CollectorRegistry(auto_describe=True)
-    exporter = PrometheusMetrics(app, path=None, group_by="url_rule", defaults_prefix="flask", registry=registry)
+    exporter = PrometheusMetrics(app, path=None, group_by=path, defaults_prefix="flask", registry=registry)
     app.extensions["keel.metrics"] = exporter
     app.before_request(count_request)
     app.after_request(count_response)

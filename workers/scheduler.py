@@ -14,7 +14,9 @@ from shared.runtime import Runtime, install
 from shared.timeutil import utcnow
 
 log = logging.getLogger("workers.scheduler")
-ENTRY_ID = "platform:scheduler_tick_all"
+# The spec names the entry ``platform:scheduler_tick_all``; RQ 3 accepts only letters, digits, ``_`` and
+# ``-`` in job ids, so the colon becomes a dash.
+ENTRY_ID = "platform-scheduler_tick_all"
 
 
 def register_tick(scheduler: Scheduler, settings: Settings) -> bool:
