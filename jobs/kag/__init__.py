@@ -1,0 +1,23 @@
+"""KAG computational core (spec: kag.md) — pure functions, no database, Redis, RQ or Flask.
+
+One module per stage; each takes row-like inputs (dicts, dataclasses, SQLAlchemy rows) and `now`
+and returns rows to upsert with deterministic natural keys, so re-running a stage on unchanged
+inputs changes nothing. Thin job handlers (wiring phase) read, call, write.
+
+| module | spec | produces / consumes |
+|---|---|---|
+| `vocab`, `settings`, `errors` | §2, §4.1, §14.2 | vocabularies, flags, `InvalidStatus`/`InvalidTransition` |
+| `evidence` | §3 | evidence refs, links, provenance rows, the evidence gate |
+| `ingest` | §4.2 | `kag_nodes`, `kag_edges`, `kag_events`, `kag_ingest_cursors` |
+| `event_log_sync`, `events_log` | §5.1, §5.2 | `kag_event_log` (domain / process rows) |
+| `signals` | §6 | `kag_signal_state`, `kag_signals`, `kag_signal_history` |
+| `scores` | §7 | `kag_scores`, `kag_score_history` |
+| `templates`, `context` | §8 | template bodies and rendering |
+| `recommendations_v1` | §9 | `kag_recommendations` |
+| `legacy` | §10 | `signals`, `next_best_actions` |
+| `snapshots` | §11 | `project_snapshots`, `past_case_outcomes`, retention |
+| `similarity` | §12 | `case_signatures`, similar cases |
+| `forecast` | §13 | `kag_risk_forecasts` |
+| `recommendations_v2` | §14 | `recommendations_v2` |
+| `pipeline` | §2, §15, §17 | follow-up chain, `evaluate_project` |
+"""
