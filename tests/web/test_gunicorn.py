@@ -19,13 +19,12 @@ def metric(text: str, name: str) -> float:
 
 
 def test_metrics_count_every_worker_under_gunicorn(env, clean) -> None:  # noqa: ANN001
-    with Gunicorn(env, workers=2) as server:
-        with httpx.Client(base_url=server.url) as http:
-            before = metric(http.get("/metrics").text, "app_requests_total")
-            for _ in range(40):  # spread over both workers by the kernel's accept balancing
-                assert http.get("/health", headers={"Connection": "close"}).status_code == 200
-            assert http.get("/projects").status_code == 401
-            text = http.get("/v1/metrics").text
+    with Gunicorn(env, workers=2) as server, httpx.Client(base_url=server.url) as http:
+        before = metric(http.get("/metrics").text, "app_requests_total")
+        for _ in range(40):  # spread over both workers by the kernel's accept balancing
+            assert http.get("/health", headers={"Connection": "close"}).status_code == 200
+        assert http.get("/projects").status_code == 401
+        text = http.get("/v1/metrics").text
     # 40 health + 1 projects + 1 metrics scrape, whichever worker served them
     assert metric(text, "app_requests_total") - before == 42
     assert metric(text, 'app_response_status_total{status="401"}') >= 1
