@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 BLUEPRINTS = (
     "web.health", "web.metrics", "web.openapi", "web.auth", "web.projects", "web.audit", "web.jobs",
+    "web.search", "web.connectors", "web.inbox",
+    "web.crm", "web.offers", "web.digests", "web.risk", "web.analytics", "web.portfolio",  # business core
+    "web.upsell", "web.continuity", "web.identity", "web.outbound", "web.loops", "web.evidence",  # business B
 )
 
 
@@ -37,10 +40,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                                 x_proto=settings.trusted_proxy_count)
 
     from web import errors, metrics, pipeline
+    from web.auth import login_manager
     from web.context import close_db
     from web.sessions import DbSessionInterface
 
     app.session_interface = DbSessionInterface()
+    login_manager.init_app(app)
     metrics.init_app(app)
     pipeline.init_app(app)
     errors.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Response, current_app, g, request, session
+from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
 
 from shared.errors import Gone, RateLimited, Unauthorized
@@ -12,12 +13,13 @@ from shared.ratelimit import LoginRateLimiter
 from shared.timeutil import iso
 from web.api import route
 from web.auth import bp
+from web.auth.login_manager import Operator
 from web.auth.schemas import LoginIn
 from web.auth.service import create_session, delete_session, operator_user, verify_credentials
 from web.context import runtime, write
 from web.envelope import ok
 from web.pipeline import clear_auth_cookies, csrf
-from web.sessions import CSRF_KEY
+from web.sessions import CSRF_KEY, load_auth
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def login(body: LoginIn) -> Response:
             delete_session(s, previous.session_id)
         record = create_session(s, settings, user)
     session.clear()
+    g.auth = load_auth(record.session_id, settings.operator.username)
+    login_user(Operator(user.id, record.username))
     session[CSRF_KEY] = record.csrf_token
     session.session_id = None  # the row is already written; nothing to save
     session.modified = False
@@ -88,7 +92,7 @@ def logout() -> Response:
 def me() -> Response:
     ctx = g.get("auth")
     settings = runtime().settings
-    if ctx is None:
+    if ctx is None or not current_user.is_authenticated:
         return ok({"authenticated": False})
     resp = ok({
         "authenticated": True, "username": ctx.username, "active_project_id": ctx.active_project_id,
