@@ -2,7 +2,7 @@
 
 Claiming is optimistic and atomic on every backend: a due row is claimed by one conditional
 ``UPDATE … SET next_run_at = <lease> WHERE id = :id AND next_run_at <= :now`` (PostgreSQL also
-takes the rows ``FOR NO KEY UPDATE SKIP LOCKED``), so two ticks — two schedulers, or a manual
+selects the rows ``FOR UPDATE SKIP LOCKED``), so two ticks — two schedulers, or a manual
 ``POST /jobs/scheduler/tick`` racing the global one — never enqueue the same due row twice.
 """
 
@@ -14,12 +14,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
 from sqlalchemy import delete, select, update
 
+from jobs import recovery
 from shared import catalog, queues
-from shared.catalog import QUEUES
 from shared.db.models.platform import (
     IN_FLIGHT,
     ConnectorError,
@@ -35,13 +33,12 @@ from shared.jobs import enqueue
 from shared.locks import TickLock
 from shared.runtime import Runtime, current
 from shared.scope import Scope
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 ENQUEUE_FAILED_DELAY_S = 300
 GLOBAL_INTERVALS = {"housekeeping": 900}
-STALE_QUEUED_S = 24 * 3600
-STALE_GRACE_S = 300
+STALE_GRACE_S = recovery.STALE_GRACE_S
 RETRY_SWEEP_MAX_PAIRS = 200
 
 
@@ -49,10 +46,10 @@ RETRY_SWEEP_MAX_PAIRS = 200
 def tick_project(rt: Runtime, scope: Scope, limit: int, today: date | None = None) -> dict[str, Any]:
     from jobs.runner import clamp_cadence, has_handler
 
-    now = utcnow()
-    today = today or now.date()
     with rt.transaction() as s:
         seed_defaults(session=s, scope=scope)
+    now = utcnow()  # after seeding: rows seeded just now (next_run_at = seeding time) are due in this tick
+    today = today or now.date()
     claimed: list[tuple[ScheduledJob, str]] = []
     with rt.transaction() as s:
         stmt = (select(ScheduledJob).filter_by(status="active", **scope.as_filter())
@@ -178,13 +175,14 @@ def connector_errors_retry() -> dict[str, Any]:
 
 
 def housekeeping() -> dict[str, Any]:
+    """Platform §8.3: expired sessions, abandoned executions, stale runs, stale connector states, KAG retention."""
     rt = current()
     now = utcnow()
     result: dict[str, Any] = {}
     with rt.transaction() as s:
         result["sessions_deleted"] = s.execute(delete(UserSession).where(UserSession.expires_at <= now)).rowcount
-    result["abandoned_requeued"] = cleanup_rq_registries(rt)
-    result.update(reap_stale_runs(rt))
+    result.update(recovery.recover_abandoned(rt))
+    result.update(recovery.reap_stale_runs(rt))
     with rt.transaction() as s:
         cutoff = now - timedelta(seconds=rt.settings.job_timeout_seconds + STALE_GRACE_S)
         in_flight_syncs = select(JobRun.project_id).where(JobRun.status.in_(IN_FLIGHT), JobRun.job_type.like("%_sync"))
@@ -192,66 +190,10 @@ def housekeeping() -> dict[str, Any]:
             update(ConnectorSyncState).where(ConnectorSyncState.status == "running",
                                              ConnectorSyncState.last_attempt_at < cutoff,
                                              ConnectorSyncState.project_id.not_in(in_flight_syncs))
-            .values(status="failed", last_error="stale_running_state").execution_options(synchronize_session=False)
+            .values(status="failed", last_error="stale_running_state", updated_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
+    from jobs.kag.handlers_v2 import kag_retention  # step 4: KAG retention (kag §11.3), once per UTC day
+
+    result["kag_retention"] = kag_retention(rt, now)
     return result
-
-
-def cleanup_rq_registries(rt: Runtime) -> int:
-    """Let RQ find jobs whose worker died (retried when retries are left, else failed)."""
-    count = 0
-    for name in QUEUES:
-        registry = StartedJobRegistry(name, connection=rt.redis, serializer=queues.SERIALIZER)
-        before = registry.count
-        registry.cleanup()
-        count += max(0, before - registry.count)
-    return count
-
-
-def reap_stale_runs(rt: Runtime) -> dict[str, int]:
-    """Ledger rows stuck in flight whose RQ job is gone or failed → ``failed``/``stale_run``; idempotent
-    job types are re-enqueued (trigger ``retry``) so a killed worker's work is redone once."""
-    from jobs.runner import _finish
-
-    now = utcnow()
-    with rt.session() as s:
-        rows = list(s.scalars(select(JobRun).where(JobRun.status.in_(IN_FLIGHT))))
-    reaped = requeued = 0
-    for run in rows:
-        rq_status = rq_job_status(rt, run.rq_job_id)
-        if rq_status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-            continue
-        timeout = catalog.job_timeout(run.queue, rt.settings)
-        age_ok = (
-            rq_status == JobStatus.FAILED
-            or (run.status == "running" and _older(run.started_at, now, timeout + STALE_GRACE_S))
-            or (run.status == "queued" and _older(run.enqueued_at, now, STALE_QUEUED_S))
-            or (run.status == "retry_scheduled" and _older(run.finished_at, now, STALE_GRACE_S))
-            or (run.status == "queued" and rq_status is None and _older(run.enqueued_at, now, STALE_GRACE_S))
-        )
-        if not age_ok:
-            continue
-        _finish(rt, run.id, "failed", error="stale_run")
-        reaped += 1
-        if catalog.get(run.job_type).idempotent:
-            try:
-                enqueue(rt, scope=Scope(run.project_id, run.account_scope_id), job_type=run.job_type,
-                        trigger="retry", params=(run.meta or {}).get("params"), requested_by="stale_reaper")
-                requeued += 1
-            except QueueUnavailable:
-                log.warning("stale run not re-enqueued: queue unavailable")
-    return {"stale_runs": reaped, "stale_requeued": requeued}
-
-
-def rq_job_status(rt: Runtime, rq_job_id: str | None) -> JobStatus | None:
-    if not rq_job_id:
-        return None
-    try:
-        return Job.fetch(rq_job_id, connection=rt.redis, serializer=queues.SERIALIZER).get_status()
-    except Exception:  # noqa: BLE001 - a missing job counts as gone
-        return None
-
-
-def _older(ts: Any, now: Any, seconds: int) -> bool:
-    ts = as_utc(ts)
-    return ts is not None and (now - ts).total_seconds() > seconds

@@ -1,20 +1,39 @@
-"""The audit helper (platform §10): one ``audit_events`` row plus normalised evidence items."""
+"""The audit helper (platform §10): one ``audit_events`` row plus normalised evidence items.
+
+This module is also the one implementation of evidence-ref normalisation (platform §10, restated
+by business.md §0.5): routes validate ``evidence_refs`` with :func:`normalize_evidence_refs` before
+any write. Importing it loads no database code (the pure business rules import it), so the
+SQLAlchemy imports live inside the functions that write.
+
+Decisions where the specs are silent:
+
+* ``ref`` is the first of ``ref`` / ``source_ref`` / ``id`` that is non-empty **after** trimming, so
+  ``{"ref": "  ", "id": "x"}`` keeps ``x``; a string ref that is blank after trimming is dropped.
+* A blank ``source`` falls back to ``source_type`` and then to the inferred table.
+* ``source_table`` is always inferred from the ref (business.md §0.5), whatever ``source`` says.
+* Duplicates on ``(source_table, source_pk)`` inside one batch are collapsed before the upsert,
+  merged as sequential upserts would merge them: the later ``source_type`` wins, snippet/payload
+  are replaced only by non-null (non-empty) values.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from shared.db.models.platform import AuditEvent, EvidenceItem
-from shared.db.service.projects import dialect_insert
 from shared.errors import InvalidInput
 from shared.scope import Scope
 from shared.timeutil import utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 MAX_REFS = 50
+SNIPPET_MAX = 1000
 _TABLE_BY_PREFIX = (("cwmsg:", "cw_messages"), ("cwc:", "cw_contacts"), ("cw:", "cw_conversations"))
+_GLOBAL_ID_COLUMNS = {"cw_conversations": "conversation_global_id", "cw_messages": "message_global_id",
+                      "cw_contacts": "contact_global_id"}
 
 
 def infer_table(ref: str) -> str:
@@ -24,41 +43,70 @@ def infer_table(ref: str) -> str:
     return "rag_chunks" if len(ref) == 36 else "external"
 
 
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    return str(value).strip()
+
+
+def _normalize_one(item: Any) -> dict[str, Any] | None:
+    if isinstance(item, str):
+        ref = item.strip()
+        return {"source": infer_table(ref), "ref": ref, "snippet": None, "meta": {}} if ref else None
+    if not isinstance(item, Mapping):
+        return None
+    ref = next((t for t in (_text(item.get(k)) for k in ("ref", "source_ref", "id")) if t), "")
+    if not ref:
+        return None
+    source = next((t for t in (_text(item.get(k)) for k in ("source", "source_type")) if t), "") or infer_table(ref)
+    snippet, meta = item.get("snippet"), item.get("meta")
+    return {"source": source.lower(), "ref": ref,
+            "snippet": str(snippet)[:SNIPPET_MAX] if snippet is not None else None,
+            "meta": dict(meta) if isinstance(meta, Mapping) else {}}
+
+
 def normalize_evidence_refs(refs: Any) -> list[dict[str, Any]]:
     """Platform §10 normalisation; a non-array raises ``400 invalid_evidence_refs``."""
     if refs is None:
         return []
-    if not isinstance(refs, list):
+    if not isinstance(refs, list | tuple):
         raise InvalidInput("invalid_evidence_refs", "evidence_refs must be an array")
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for item in refs:
-        if isinstance(item, str):
-            ref = item.strip()
-            entry = {"source": infer_table(ref), "ref": ref, "snippet": None, "meta": {}}
-        elif isinstance(item, dict):
-            raw = next((item[k] for k in ("ref", "source_ref", "id") if item.get(k) not in (None, "")), "")
-            ref = str(raw).strip()
-            source = item.get("source") or item.get("source_type") or infer_table(ref)
-            snippet = item.get("snippet")
-            meta = item.get("meta")
-            entry = {
-                "source": str(source).strip().lower(), "ref": ref,
-                "snippet": str(snippet)[:1000] if snippet is not None else None,
-                "meta": meta if isinstance(meta, dict) else {},
-            }
-        else:
+        entry = _normalize_one(item)
+        if entry is None or (entry["source"], entry["ref"]) in seen:
             continue
-        if not entry["ref"]:
-            continue
-        key = f"{entry['source']}:{entry['ref']}"
-        if key in seen:
-            continue
-        seen.add(key)
+        seen.add((entry["source"], entry["ref"]))
         out.append(entry)
         if len(out) >= MAX_REFS:
             break
     return out
+
+
+def evidence_index_rows(refs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``evidence_items`` rows for normalised refs, collapsed on ``(source_table, source_pk)``.
+
+    ``payload`` is None when the ref has no meta ("nothing new": an existing payload is kept).
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for ref in refs:
+        pk = str(ref["ref"])[:500]
+        table = infer_table(pk)
+        row = {"source_type": ref["source"], "source_table": table, "source_pk": pk,
+               "snippet": ref.get("snippet"), "payload": ref.get("meta") or None,
+               "conversation_global_id": None, "message_global_id": None, "contact_global_id": None}
+        if table in _GLOBAL_ID_COLUMNS:
+            row[_GLOBAL_ID_COLUMNS[table]] = pk
+        previous = rows.get((table, pk))
+        if previous is None:
+            rows[(table, pk)] = row
+            continue
+        previous["source_type"] = row["source_type"]
+        for field in ("snippet", "payload"):
+            if row[field] is not None:
+                previous[field] = row[field]
+    return list(rows.values())
 
 
 def write_audit_event(
@@ -75,6 +123,8 @@ def write_audit_event(
     evidence_refs: Any = None,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
+    from shared.db.models.platform import AuditEvent
+
     refs = normalize_evidence_refs(evidence_refs)
     now = utcnow()
     event = AuditEvent(
@@ -91,26 +141,23 @@ def write_audit_event(
 
 
 def _upsert_evidence(session: Session, scope: Scope, refs: list[dict[str, Any]]) -> None:
-    insert = dialect_insert(session)
-    for ref in refs:
-        table = ref["source"] if ref["source"] in ("cw_messages", "cw_conversations", "cw_contacts", "rag_chunks") \
-            else infer_table(ref["ref"])
-        values = {
-            "id": uuid.uuid4(), "project_id": scope.project_id, "account_scope_id": scope.account_scope_id,
-            "source_type": ref["source"], "source_table": table, "source_pk": ref["ref"][:500],
-            "snippet": ref["snippet"], "payload": ref["meta"], "created_at": utcnow(),
-            "message_global_id": ref["ref"] if table == "cw_messages" else None,
-            "conversation_global_id": ref["ref"] if table == "cw_conversations" else None,
-            "contact_global_id": ref["ref"] if table == "cw_contacts" else None,
-        }
-        stmt = insert(EvidenceItem).values(**values)
-        update: dict[str, Any] = {}
-        if ref["snippet"] is not None:
-            update["snippet"] = stmt.excluded.snippet
-        if ref["meta"]:
-            update["payload"] = stmt.excluded.payload
-        if update:
-            stmt = stmt.on_conflict_do_update(index_elements=["project_id", "source_table", "source_pk"], set_=update)
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "source_table", "source_pk"])
-        session.execute(stmt)
+    """One multi-row upsert on ``(project_id, source_table, source_pk)`` keeping old snippet/payload
+    when the new ones are null."""
+    from sqlalchemy import Text, case, cast, func
+
+    from shared.db.models.platform import EvidenceItem
+    from shared.db.service.projects import dialect_insert
+
+    now = utcnow()
+    rows = [{**row, "payload": row["payload"] or {}, "id": uuid.uuid4(), "project_id": scope.project_id,
+             "account_scope_id": scope.account_scope_id, "created_at": now}
+            for row in evidence_index_rows(refs)]
+    stmt = dialect_insert(session)(EvidenceItem).values(rows)
+    old = EvidenceItem.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["project_id", "source_table", "source_pk"],
+        set_={"source_type": stmt.excluded.source_type,
+              "snippet": func.coalesce(stmt.excluded.snippet, old.snippet),
+              "payload": case((cast(stmt.excluded.payload, Text) == "{}", old.payload), else_=stmt.excluded.payload)},
+    )
+    session.execute(stmt)

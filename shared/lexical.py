@@ -167,6 +167,47 @@ def bm25_rank(query: str, docs: Mapping[Hashable, str], top_n: int | None = None
     return BM25Index(docs).rank(query, top_n)
 
 
+def idf(n_docs: int, df: int) -> float:
+    """BM25's inverse document frequency ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (always > 0)."""
+    return math.log(1.0 + (max(n_docs, df) - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    id: Hashable
+    score: float  # Σ idf of the distinct query terms the document holds
+    coverage: float  # score / Σ idf of all query terms (0–1)
+    length: int  # distinct index terms of the document (shorter wins a tie)
+
+
+def idf_overlap_rank(terms: Sequence[str], docs: Mapping[Hashable, Iterable[str]], *, n_docs: int | None = None,
+                     min_coverage: float = 0.0) -> list[LexicalHit]:
+    """The keyword ranking of ``/search`` (connectors-rag §9.3 step 2), also computed in SQL on PostgreSQL.
+
+    A document's score is the IDF-weighted overlap of its distinct terms with the query's (BM25 with
+    binary term frequency and no length normalisation: chat chunks are short and rarely repeat a
+    word). ``coverage`` is the share of the query's IDF weight the document matches; hits below
+    ``min_coverage`` are dropped. ``docs`` must hold every document containing a query term (so the
+    document frequencies are exact); ``n_docs`` is the size of the whole searched corpus.
+    Order: score descending, then shorter documents, then id.
+    """
+    wanted = list(dict.fromkeys(t for t in terms if t))
+    if not wanted or not docs:
+        return []
+    sets = {doc_id: set(words) for doc_id, words in docs.items()}
+    n = max(n_docs or 0, len(sets))
+    weights = {t: idf(n, sum(1 for s in sets.values() if t in s)) for t in wanted}
+    total = sum(weights.values())
+    hits = []
+    for doc_id, words in sets.items():
+        score = sum(w for t, w in weights.items() if t in words)
+        if score <= 0 or score < min_coverage * total - 1e-12:
+            continue
+        hits.append(LexicalHit(doc_id, score, score / total, len(words)))
+    hits.sort(key=lambda h: (-h.score, h.length, str(h.id)))
+    return hits
+
+
 @dataclass(frozen=True)
 class FusedHit:
     id: Hashable

@@ -10,6 +10,12 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# Take the lock, or renew it when this token already holds it (a redelivery of the same RQ job).
+_ACQUIRE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('expire', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
 
 
 class JobLock:
@@ -26,13 +32,7 @@ class JobLock:
         self.key = self.key_template.format(project_id, job_type)
 
     def acquire(self, token: str, ttl_s: int) -> bool:
-        if self.connection.set(self.key, token, nx=True, ex=ttl_s):
-            return True
-        holder = self.connection.get(self.key)
-        if holder is not None and holder.decode() == token:
-            self.connection.expire(self.key, ttl_s)
-            return True
-        return False
+        return bool(self.connection.eval(_ACQUIRE, 1, self.key, token, ttl_s))
 
     def release(self, token: str) -> None:
         self.connection.eval(_RELEASE, 1, self.key, token)

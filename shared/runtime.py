@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from redis import Redis
 from sqlalchemy import Engine
@@ -17,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
 from shared.db.engine import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from shared.vectors import VectorStore
 
 _current: Runtime | None = None
 _lock = threading.Lock()
@@ -39,6 +43,13 @@ class Runtime:
         """Redis client for RQ (bytes; RQ needs ``decode_responses=False``)."""
         return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5,
                               health_check_interval=30)
+
+    @cached_property
+    def vectors(self) -> VectorStore:
+        """The process's Chroma client (connectors-rag §8); connects on first use."""
+        from shared.vectors import VectorStore, VectorStoreSettings
+
+        return VectorStore(VectorStoreSettings.from_env(self.settings.environ))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

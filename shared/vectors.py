@@ -141,26 +141,49 @@ class VectorCollection:
         self.project_id = str(uuid.UUID(str(project_id)))
         self.model_key = model_key
         self.name = collection_name(project_id, model_key)
+        self._col: Any = None  # the opened chromadb collection, kept while it exists
 
     def __repr__(self) -> str:
         return f"<VectorCollection {self.name} {self.model_key}>"
 
     def _open(self, *, create: bool, dim: int | None = None) -> Any:
+        if self._col is not None:
+            return self._col
         client = self.store.client
         with self.store.guard():
             if create:
-                return client.get_or_create_collection(
+                self._col = client.get_or_create_collection(
                     self.name,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine", "ef_search": self.store.settings.ef_search}},
                     metadata={"project_id": self.project_id, "model_key": self.model_key, "dim": int(dim or 0)},
                 )
+                return self._col
             try:
-                return client.get_collection(self.name, embedding_function=None)
+                self._col = client.get_collection(self.name, embedding_function=None)
             except Exception as exc:
                 if _is_not_found(exc):
                     return None
                 raise
+            return self._col
+
+    def _call(self, create: bool, fn: Any, dim: int | None = None) -> Any:
+        """``fn(collection)``; a cached handle whose collection was dropped meanwhile is reopened once."""
+        col = self._open(create=create, dim=dim)
+        if col is None:
+            return None
+        try:
+            with self.store.guard():
+                return fn(col)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+        self._col = None
+        col = self._open(create=create, dim=dim)
+        if col is None:
+            return None
+        with self.store.guard():
+            return fn(col)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray | Sequence[Sequence[float]],
                metadatas: Sequence[Mapping[str, Any]] | None = None) -> int:
@@ -170,21 +193,22 @@ class VectorCollection:
         arr = np.asarray(vectors, dtype=np.float32)
         if arr.ndim != 2 or arr.shape[0] != len(ids):
             raise ValueError(f"expected {len(ids)} vectors, got an array of shape {arr.shape}")
-        col = self._open(create=True, dim=arr.shape[1])
-        with self.store.guard():
-            col.upsert(ids=[str(i) for i in ids], embeddings=arr,
-                       metadatas=[dict(m) for m in metadatas] if metadatas is not None else None)
+        str_ids = [str(i) for i in ids]
+        metas = [dict(m) for m in metadatas] if metadatas is not None else None
+        self._call(True, lambda col: col.upsert(ids=str_ids, embeddings=arr, metadatas=metas), dim=arr.shape[1])
         return len(ids)
 
     def query(self, vector: np.ndarray | Sequence[float], k: int,
               where: Mapping[str, Any] | None = None) -> list[VectorHit]:
         """Nearest ``k`` items (cosine distance ascending); a missing collection gives ``[]``."""
-        col = self._open(create=False)
-        if col is None or k < 1:
+        if k < 1:
             return []
-        with self.store.guard():
-            res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-                            where=dict(where) if where else None, include=["distances", "metadatas"])
+        query = np.asarray(vector, dtype=np.float32)
+        res = self._call(False, lambda col: col.query(query_embeddings=[query], n_results=k,
+                                                      where=dict(where) if where else None,
+                                                      include=["distances", "metadatas"]))
+        if res is None:
+            return []
         ids, distances = res["ids"][0], res["distances"][0]
         metadatas = (res.get("metadatas") or [[None] * len(ids)])[0]
         return [VectorHit(str(i), float(d), dict(m or {})) for i, d, m in zip(ids, distances, metadatas, strict=True)]
@@ -193,10 +217,8 @@ class VectorCollection:
         """Best effort by id; unknown ids and a missing collection are fine."""
         if not ids:
             return
-        col = self._open(create=False)
-        if col is not None:
-            with self.store.guard():
-                col.delete(ids=[str(i) for i in ids])
+        str_ids = [str(i) for i in ids]
+        self._call(False, lambda col: col.delete(ids=str_ids))
 
     def list_ids(self, page_size: int = 1000) -> Iterator[str]:
         """Every id in the collection, page by page (for ``vector_gc``)."""
@@ -213,11 +235,17 @@ class VectorCollection:
             offset += len(page)
 
     def count(self) -> int:
-        col = self._open(create=False)
-        if col is None:
-            return 0
-        with self.store.guard():
-            return int(col.count())
+        return int(self._call(False, lambda col: col.count()) or 0)
+
+    def get_embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (missing ids are absent)."""
+        if not ids:
+            return {}
+        str_ids = [str(i) for i in ids]
+        res = self._call(False, lambda col: col.get(ids=str_ids, include=["embeddings"]))
+        if res is None:
+            return {}
+        return {str(i): np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"], strict=True)}
 
 
 class VectorStore:
@@ -229,6 +257,7 @@ class VectorStore:
         self.settings = settings or VectorStoreSettings()
         self._client = client
         self._lock = threading.Lock()
+        self._handles: dict[tuple[str, str], VectorCollection] = {}
 
     @property
     def client(self) -> Any:
@@ -269,7 +298,12 @@ class VectorStore:
         return True
 
     def collection(self, project_id: uuid.UUID | str, model_key: str) -> VectorCollection:
-        return self.collection_class(self, project_id, model_key)
+        """The (cached) handle on one project's collection for ``model_key``."""
+        key = (str(uuid.UUID(str(project_id))), model_key)
+        handle = self._handles.get(key)
+        if handle is None:
+            handle = self._handles.setdefault(key, self.collection_class(self, project_id, model_key))
+        return handle
 
     def project_collections(self, project_id: uuid.UUID | str) -> list[VectorCollection]:
         """The project's collections (any model), each with the ``model_key`` from its metadata."""
@@ -287,6 +321,9 @@ class VectorStore:
     def drop_project(self, project_id: uuid.UUID | str) -> int:
         """Delete every collection named ``rag_{project hex}_*``; returns how many were deleted."""
         cols = self.project_collections(project_id)
+        pid = str(uuid.UUID(str(project_id)))
+        for key in [k for k in self._handles if k[0] == pid]:
+            self._handles.pop(key, None)
         for col in cols:
             with self.guard():
                 try:

@@ -9,13 +9,20 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from shared.config import Settings
 from shared.db.base import Base
 from shared.db.migrate import upgrade
 from shared.runtime import Runtime
-from tests.support import claim_redis_db, create_pg_database, drop_pg_database, release_redis_db
+from tests.support import (
+    ChromaProcess,
+    chroma_binary,
+    claim_redis_db,
+    create_pg_database,
+    drop_pg_database,
+    release_redis_db,
+)
 
 OPERATOR = ("operator", "correct-horse-battery")
 KEEP_TABLES = {"alembic_version", "account_scopes", "app_users"}
@@ -70,8 +77,9 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 
 def truncate_all(rt: Runtime) -> None:
-    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
     with rt.engine.begin() as conn:
+        existing = set(inspect(conn).get_table_names())  # a model may land before its migration
+        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES and t.name in existing]
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
@@ -166,3 +174,36 @@ def run_jobs(clean: Runtime):  # noqa: ANN201
         return worker.successful_job_count
 
     return run
+
+
+# --- Chroma server (connectors-rag §8): one real `chroma run` per session ------------------------------
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    if chroma_binary() is None:
+        pytest.skip("the `chroma` executable (chromadb package) is not installed in this environment")
+    server = ChromaProcess(tmp_path_factory.mktemp("chroma"))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.host, server.port
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def vectors(clean: Runtime, chroma_server: tuple[str, int]) -> Iterator[Any]:
+    """``clean.vectors`` pointed at the session's Chroma server.
+
+    Collections are per project and every test makes new projects, so nothing is cleaned up here.
+    """
+    from shared.vectors import VectorStore, VectorStoreSettings
+
+    host, port = chroma_server
+    store = VectorStore(VectorStoreSettings(host=host, port=port))
+    clean.__dict__["vectors"] = store
+    try:
+        yield store
+    finally:
+        clean.__dict__.pop("vectors", None)

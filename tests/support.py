@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psycopg
 from redis import Redis
 
@@ -120,3 +125,68 @@ class Gunicorn:
         except Exception:  # noqa: BLE001
             self.proc.kill()
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+
+def chroma_binary() -> str | None:
+    beside_python = Path(sys.executable).parent / "chroma"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("chroma")
+
+
+class ChromaProcess:
+    """A real ``chroma run --path <dir>`` on 127.0.0.1 and a free port (tests, benchmarks)."""
+
+    start_deadline_s = 60.0
+
+    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+        self.binary = binary or chroma_binary()
+        if self.binary is None:
+            raise FileNotFoundError("the `chroma` executable (chromadb package) is not installed")
+        self.data_dir, self.host, self.port = Path(data_dir), "127.0.0.1", free_port()
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def start(self) -> ChromaProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log_file:
+            self.proc = subprocess.Popen(
+                [self.binary, "run", "--path", str(self.data_dir), "--host", self.host, "--port", str(self.port)],
+                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.start_deadline_s
+        url = f"http://{self.host}:{self.port}/api/v2/heartbeat"
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chroma exited with {self.proc.returncode} before it was ready:\n{self.log_tail()}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chroma not ready after {self.start_deadline_s}s:\n{self.log_tail()}")
+            time.sleep(0.1)  # poll interval, bounded by the deadline above
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def __enter__(self) -> ChromaProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

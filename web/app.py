@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 BLUEPRINTS = (
     "web.health", "web.metrics", "web.openapi", "web.auth", "web.projects", "web.audit", "web.jobs",
-    "web.search", "web.connectors", "web.inbox",
+    "web.search", "web.connectors", "web.inbox", "web.kag", "web.kag_v2", "web.signals",
     "web.crm", "web.offers", "web.digests", "web.risk", "web.analytics", "web.portfolio",  # business core
     "web.upsell", "web.continuity", "web.identity", "web.outbound", "web.loops", "web.evidence",  # business B
 )

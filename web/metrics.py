@@ -1,4 +1,9 @@
-"""``/metrics`` (platform §11.1): exporter defaults, request counters and scrape-time gauges."""
+"""``/metrics`` (platform §11.1): exporter defaults, request counters and scrape-time gauges.
+
+Job duration histograms (``app_job_duration_seconds{job_type, outcome}``) are recorded by the job
+wrapper into Redis (``shared.jobmetrics``) and exposed here at scrape time, so runs on every worker
+machine are counted, not only processes sharing this host's multiprocess directory.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_flask_exporter import PrometheusMetrics
 from sqlalchemy import func, select, text
 
 from shared.catalog import QUEUES
 from shared.db.models.platform import OPEN_ERROR_STATUSES, ConnectorError, ScheduledJob
 from shared.errors import Unauthorized
+from shared.jobmetrics import JobDurationHistogram
 from shared.queues import queue_counts
 from shared.timeutil import seconds_from_now
 from web.api import route
@@ -41,12 +47,14 @@ class ScrapeCollector:
 
         counts = queue_counts(self.runtime.redis)
         workers: dict[str, int] = dict.fromkeys(QUEUES, 0)
+        durations: list[Any] = []
         if counts:
             for worker in Worker.all(connection=self.runtime.redis):
                 for name in worker.queue_names():
                     if name in workers:
                         workers[name] += 1
-        return {"counts": counts, "workers": workers}
+            durations = list(JobDurationHistogram(self.runtime.redis).samples())
+        return {"counts": counts, "workers": workers, "durations": durations}
 
     def _database(self) -> dict[str, Any]:
         with self.runtime.sessions() as s:
@@ -83,6 +91,11 @@ class ScrapeCollector:
                 workers.add_metric([queue], count)
         yield jobs
         yield workers
+        durations = HistogramMetricFamily("app_job_duration_seconds", "Job execution time per job type and outcome",
+                                          labels=["job_type", "outcome"])
+        for sample in (redis_data or {}).get("durations", []):
+            durations.add_metric([sample.job_type, sample.outcome], sample.buckets, sample.total)
+        yield durations
         errors = GaugeMetricFamily("app_connector_errors_open", "Open connector errors, all projects",
                                    labels=["connector", "status"])
         overdue = GaugeMetricFamily("app_scheduled_jobs_overdue", "Active schedule rows overdue by > 300 s")

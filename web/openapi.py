@@ -24,6 +24,11 @@ SUCCESS_SCHEMA = {
     "properties": {"ok": {"const": True}, "request_id": {"type": "string"}},
     "additionalProperties": True,
 }
+# Routes whose success answer is not the JSON envelope (platform §2.3: /metrics is text; the document is bare).
+RAW_SUCCESS: dict[str, tuple[str, dict[str, Any]]] = {
+    "/metrics": ("text/plain", {"type": "string"}),
+    "/openapi.json": ("application/json", {"type": "object", "required": ["openapi", "info", "paths"]}),
+}
 _STATUS_TEXT = {
     400: "Invalid input", 401: "Not authenticated", 403: "CSRF token missing or invalid", 404: "Not found",
     405: "Method not allowed", 409: "Conflict (e.g. no active project)", 410: "Gone", 413: "Body too large",
@@ -48,17 +53,21 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
         qs = _json_schema(spec.query)
         for name, prop in qs.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": False, "schema": _query_schema(prop)})
+    media_type, success_schema = RAW_SUCCESS.get(spec.rule, ("application/json", SUCCESS_SCHEMA))
     op: dict[str, Any] = {
         "operationId": spec.endpoint.replace(".", "_") + "_" + spec.method.lower(),
         "summary": spec.summary, "tags": list(spec.tags), "parameters": params,
         "responses": {str(spec.success): {"description": "Success",
-                                          "content": {"application/json": {"schema": SUCCESS_SCHEMA}}}},
+                                          "content": {media_type: {"schema": success_schema}}}},
     }
     if spec.body is not None:
         components[spec.body.__name__] = _json_schema(spec.body)
         op["requestBody"] = {"required": False, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}}}
-    errors = {400, 405, 413, 415} | set(spec.responses)
+    for status in sorted(s for s in spec.responses if s < 400):  # another success status (e.g. 200 beside 201)
+        op["responses"][str(status)] = {"description": spec.responses[status] or "Success",
+                                        "content": {"application/json": {"schema": SUCCESS_SCHEMA}}}
+    errors = {400, 405, 413, 415} | {s for s in spec.responses if s >= 400}
     if not spec.public:
         errors |= {401, 404}
         op["security"] = [{"session": [], "csrf": []}] if spec.csrf else [{"session": []}]

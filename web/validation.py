@@ -28,6 +28,10 @@ class Body(BaseModel):
     default_error: ClassVar[str] = "invalid_body"
 
 
+class EmptyBody(Body):
+    """A POST without fields: the body is still parsed per §2.5 (400/413/415), unknown keys ignored."""
+
+
 class Query(BaseModel):
     model_config = ConfigDict(extra="ignore")
     error_codes: ClassVar[dict[str, str]] = {}
@@ -94,10 +98,12 @@ def read_json_object() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if limit is not None and len(raw) > limit:
         raise PayloadTooLarge(message="Request body is too large")
+    # A form body may already have been consumed by form parsing (the CSRF check reads request.form),
+    # leaving ``raw`` empty: its declared length or parsed fields still make it a non-JSON body.
+    if request.mimetype != "application/json" and (raw or request.content_length or request.form or request.files):
+        raise UnsupportedMediaType(message="Content-Type must be application/json")
     if not raw:
         return {}
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType(message="Content-Type must be application/json")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

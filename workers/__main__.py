@@ -11,7 +11,7 @@ import logging
 import sys
 
 from shared import logs
-from shared.config import Settings
+from shared.config import Settings, env_int
 from shared.queues import SERIALIZER, queue
 from shared.runtime import Runtime, install
 from workers.pools import POOLS, queues_for
@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     rt = install(Runtime(settings))
     rt.redis.ping()
     worker = KeelWorker([queue(n, rt.redis) for n in names], connection=rt.redis, serializer=SERIALIZER,
-                        name=args.name)
+                        name=args.name,
+                        execution_ttl_s=env_int(settings.environ, "WORKER_EXECUTION_TTL_SECONDS", 20, 2, 600),
+                        shutdown_grace_s=env_int(settings.environ, "WORKER_SHUTDOWN_GRACE_SECONDS", 25, 0, 3600))
     log.info("worker starting", extra={"fields": {"pool": args.pool, "queues": list(names)}})
     try:
         worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())

@@ -17,6 +17,7 @@ from rq import get_current_job
 from sqlalchemy.exc import IntegrityError
 
 from jobs.context import current_run
+from shared import dlq
 from shared.db.service import connectors as svc
 from shared.errors import ConfigurationError, JobSkipped, UnsupportedConnectorError, is_permanent
 from shared.runtime import current
@@ -26,12 +27,35 @@ from shared.timeutil import utcnow
 log = logging.getLogger(__name__)
 Routine = Callable[[Scope, str, dict[str, Any], logging.Logger], dict[str, Any]]
 
-ROUTINES: dict[str, str] = {}
+ROUTINES: dict[str, str] = {
+    "chatwoot": "jobs.connectors.chatwoot:sync_chatwoot",
+    "attio": "jobs.connectors.attio:sync_attio",
+    "linear": "jobs.connectors.linear:sync_linear",
+}
 
 
 def placeholder_routine(scope: Scope, external_id: str, state: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
     """PLACEHOLDER until the connector's real routine is registered: fetches nothing, writes nothing."""
     return {"placeholder": True, "cursor_ts": None, "cursor_id": None}
+
+
+DISCOVERY: dict[str, str] = {  # vendor-id discovery for unbound projects (connectors-rag §2)
+    "attio": "jobs.connectors.attio:discover",
+    "linear": "jobs.connectors.linear:discover",
+}
+
+
+def discover_external_id(connector: str, settings: Any, mode: svc.EffectiveMode) -> str | None:
+    """``<C>_ACCOUNT/WORKSPACE_ID``, else (unbound with credentials) the vendor's own answer; never raises."""
+    env_id = (settings.environ.get(svc.SUGGESTED_ID_ENV[connector]) or "").strip() or None
+    if env_id or mode.reason != "source_not_bound" or connector not in DISCOVERY:
+        return env_id
+    module_name, _, attr = DISCOVERY[connector].partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)(settings)
+    except Exception:  # noqa: BLE001 - a failed discovery leaves it null; the run is still skipped
+        log.warning("vendor id discovery failed", extra={"fields": {"connector": connector}})
+        return None
 
 
 def routine_for(connector: str) -> Routine:
@@ -52,7 +76,7 @@ def run_sync(connector: str, scope: Scope, params: dict[str, Any], log: logging.
         external_id = binding.external_id if binding else None
         mode = svc.effective_mode(settings, connector, bound=binding is not None)
         if not mode.runs:
-            discovered = settings.environ.get(svc.SUGGESTED_ID_ENV[connector]) or None
+            discovered = discover_external_id(connector, settings, mode)
             svc.upsert_state(session=s, scope=scope, connector=connector, status="skipped", last_attempt_at=utcnow(),
                              meta={"skip_reason": mode.reason, "missing": list(mode.missing),
                                    "discovered_external_id": discovered})
@@ -68,6 +92,7 @@ def run_sync(connector: str, scope: Scope, params: dict[str, Any], log: logging.
         if mode.mode == "mcp":
             raise ConfigurationError(f"{connector}_mcp_not_configured")
         result = routine_for(connector)(scope, external_id, state_view, log)
+        event_log = derive_event_log(connector, scope, state_view, result)
     except Exception as exc:
         _record_failure(connector, mode.mode, scope, exc)
         raise
@@ -78,40 +103,64 @@ def run_sync(connector: str, scope: Scope, params: dict[str, Any], log: logging.
             session=s, scope=scope, connector=connector, status="partial" if result.get("warnings") else "ok",
             retry_count=0, last_error=None, last_success_at=now, last_attempt_at=now,
             cursor_ts=result.get("cursor_ts") or previous.cursor_ts,
-            cursor_id=result.get("cursor_id") or previous.cursor_id, page_cursor=None,
+            cursor_id=result.get("cursor_id") or previous.cursor_id,
+            page_cursor=result.get("page_cursor"),  # Linear keeps an open scan's cursor (connectors-rag §5.5)
             meta=_jsonable({k: v for k, v in result.items() if k not in ("cursor_ts", "cursor_id")})
-            | {"synced_at": now.isoformat()},
+            | {"synced_at": now.isoformat(), "event_log": event_log},
         )
         resolved = svc.resolve_errors(session=s, scope=scope, connector=connector)
     removed = _remove_failed_registry_entries(connector, scope)
     chunks = int(result.get("inserted_chunks", 0) or 0) + int(result.get("reembedded_chunks", 0) or 0)
-    out = {"connector": connector, "mode": mode.mode, "result": _jsonable(result), "resolved_errors": resolved,
+    out = {"connector": connector, "mode": mode.mode, "result": _jsonable(result), "event_log": event_log,
+           "resolved_errors": resolved,
            "removed_failed_jobs": removed, "follow_up": {"job_type": "embeddings_run"} if chunks > 0 else None}
     out.update({k: v for k, v in result.items() if k.startswith(("processed_", "touched_"))})
     return out
 
 
+def derive_event_log(connector: str, scope: Scope, state: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Step 6: KAG domain events for ``since = state.cursor_ts or result.since``, ``until = result.cursor_ts
+    or now`` (kag.md §5.1); idempotent (dedupe on ``(project_id, dedupe_key)``)."""
+    from jobs.kag.handlers import connector_event_log_step
+
+    return connector_event_log_step(scope, connector, since=state.get("cursor_ts") or result.get("since"),
+                                    until=result.get("cursor_ts"))
+
+
 def _record_failure(connector: str, mode: str, scope: Scope, exc: Exception) -> None:
-    rt = current()
     rq_job = get_current_job()
     run = current_run()
     permanent = is_permanent(exc)
     retries_left = bool(rq_job is not None and rq_job.retries_left and rq_job.retries_left > 0) and not permanent
+    record_failure(connector, scope, f"{type(exc).__name__}: {exc}", mode=mode,
+                   error_kind=getattr(exc, "error_kind", None) or "sync_failed", error_class=type(exc).__name__,
+                   permanent=permanent, retries_left=retries_left, rq_job_id=rq_job.id if rq_job else None,
+                   job_run_id=run.job_run_id if run else None)
+
+
+def record_failure(connector: str, scope: Scope, message: str, *, error_kind: str, mode: str | None = None,
+                   error_class: str | None = None, permanent: bool = False, retries_left: bool = False,
+                   rq_job_id: str | None = None, job_run_id: int | None = None) -> None:
+    """Platform §9.1 step 8: the ``connector_errors`` row (§9.4) and the failed state, one transaction.
+
+    Also used by orphan recovery for a sync lost with its worker (``error_kind = "worker_lost"``).
+    """
+    rt = current()
+    mode = mode or rt.settings.connector_mode_for(connector)
     for _ in range(2):  # a concurrent insert of the same open error: retry the transaction once
         try:
             with rt.transaction() as s:
                 svc.register_error(
-                    session=s, scope=scope, connector=connector, mode=mode, message=f"{type(exc).__name__}: {exc}",
-                    permanent=permanent, retries_left=retries_left, source_ref=connector,
-                    error_kind=getattr(exc, "error_kind", None) or "sync_failed",
-                    payload={"connector": connector, "mode": mode, "error_class": type(exc).__name__,
-                             "job_run_id": run.job_run_id if run else None},
-                    rq_job_id=rq_job.id if rq_job else None, job_run_id=run.job_run_id if run else None,
+                    session=s, scope=scope, connector=connector, mode=mode, message=message, permanent=permanent,
+                    retries_left=retries_left, source_ref=connector, error_kind=error_kind,
+                    payload={"connector": connector, "mode": mode, "error_class": error_class or error_kind,
+                             "job_run_id": job_run_id},
+                    rq_job_id=rq_job_id, job_run_id=job_run_id,
                 )
                 state = svc.get_state(session=s, scope=scope, connector=connector)
                 svc.upsert_state(session=s, scope=scope, connector=connector, status="failed",
                                  retry_count=(state.retry_count if state else 0) + 1,
-                                 last_error=f"{type(exc).__name__}: {exc}"[:2000], last_attempt_at=utcnow())
+                                 last_error=message[:2000], last_attempt_at=utcnow())
             return
         except IntegrityError:
             continue
@@ -119,22 +168,11 @@ def _record_failure(connector: str, mode: str, scope: Scope, exc: Exception) -> 
 
 def _remove_failed_registry_entries(connector: str, scope: Scope) -> int:
     """On success, this project's entries for the connector leave the FailedJobRegistry (§9.5)."""
-    from rq.job import Job
-
-    from shared.queues import SERIALIZER, failed_registry
-
-    rt = current()
-    registry = failed_registry(connector, rt.redis)
-    removed = 0
     try:
-        for job_id in registry.get_job_ids(0, 999):
-            job = Job.fetch(job_id, connection=rt.redis, serializer=SERIALIZER)
-            if (job.meta or {}).get("project_id") == str(scope.project_id):
-                registry.remove(job, delete_job=False)
-                removed += 1
+        return dlq.remove_project_entries(current().redis, connector, scope.project_id)
     except Exception:  # noqa: BLE001 - the registry is transport; the database row is the record
         log.warning("could not clean the failed registry", extra={"fields": {"connector": connector}})
-    return removed
+        return 0
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,9 +13,8 @@ Decisions where the spec is silent:
 - Triggers compare the stored (4 dp) probabilities.
 - `signal_snapshot` holds the involved signals' full rows (timestamps as ISO strings);
   `forecast_snapshot` the involved forecast rows.
-- Feedback: `helpful` accepts the three vocabulary strings, JSON booleans (true → helpful,
-  false → not_helpful) and null/absent (→ unknown, as §14.3 says); anything else is
-  `InvalidFeedback`. A non-string `note` is `InvalidFeedback`; feedback also sets `updated_at`.
+- Lifecycle and feedback rules (`apply_v2_status`, `apply_v2_feedback` …) live in
+  `shared.kag.lifecycle` (web and services apply them) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from jobs.kag.context import ProjectContext
-from jobs.kag.errors import InvalidFeedback
 from jobs.kag.events_log import KagWarning, no_evidence_warning
 from jobs.kag.evidence import CAP_V2, gate_by_evidence, merge_refs, ref_links
 from jobs.kag.forecast import index_forecasts
@@ -43,7 +41,13 @@ from jobs.kag.templates import (
     resolve_template_body,
 )
 from jobs.kag.timeutil import iso_z, utc_date
-from jobs.kag.vocab import FEEDBACK_VALUES, HelpfulFeedback, V2Status, check_v2_transition
+from jobs.kag.vocab import HelpfulFeedback, V2Status
+from shared.kag.lifecycle import (  # noqa: F401 - re-exported (routes and services apply them)
+    apply_v2_feedback,
+    apply_v2_status,
+    parse_feedback,
+    parse_note,
+)
 
 __all__ = [
     "EXPECTED_IMPACT",
@@ -450,56 +454,7 @@ def merge_regenerated(
 # --- lifecycle, feedback, shown ---------------------------------------------------------------
 
 
-def apply_v2_status(row: Mapping[str, Any], target: Any, now: datetime) -> tuple[dict[str, Any], bool]:
-    """(new row, changed). Same status → row untouched; forbidden move → `InvalidTransition`."""
-    current = str(row.get("status") or V2Status.NEW.value)
-    changed = check_v2_transition(current, target)
-    if not changed:
-        return dict(row), False
-    status = str(target).strip().lower()
-    new = dict(row)
-    new["status"] = status
-    new["updated_at"] = now
-    if status == V2Status.DONE:
-        new["completed_at"] = now
-    elif status == V2Status.NEW:
-        new["completed_at"] = None
-    return new, True
-
-
-def parse_feedback(helpful: Any) -> str:
-    """`helpful | not_helpful | unknown` from a body value; raises `InvalidFeedback`."""
-    if helpful is None:
-        return HelpfulFeedback.UNKNOWN.value
-    if isinstance(helpful, bool):
-        return (HelpfulFeedback.HELPFUL if helpful else HelpfulFeedback.NOT_HELPFUL).value
-    if isinstance(helpful, str):
-        value = helpful.strip().lower()
-        if not value:
-            return HelpfulFeedback.UNKNOWN.value
-        if value in FEEDBACK_VALUES:
-            return value
-    raise InvalidFeedback(f"helpful must be one of: {', '.join(FEEDBACK_VALUES)}", value=str(helpful))
-
-
-def parse_note(note: Any) -> str | None:
-    if note is None:
-        return None
-    if not isinstance(note, str):
-        raise InvalidFeedback("note must be a string")
-    text = note.strip()[:2000]
-    return text or None
-
-
-def apply_v2_feedback(row: Mapping[str, Any], body: Any, now: datetime) -> dict[str, Any]:
-    """Feedback is independent of status and may be changed any time (§14.3)."""
-    if not isinstance(body, Mapping):
-        raise InvalidFeedback("feedback body must be an object")
-    new = dict(row)
-    new["helpful_feedback"] = parse_feedback(body.get("helpful"))
-    new["feedback_note"] = parse_note(body.get("note"))
-    new["updated_at"] = now
-    return new
+# apply_v2_status, parse_feedback, parse_note, apply_v2_feedback: `shared.kag.lifecycle`.
 
 
 def mark_shown(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from jobs.kag.errors import InvalidSnapshotDate
 from jobs.kag.events_log import KagWarning, is_process_event
 from jobs.kag.evidence import CAP_SCORE, merge_refs, normalize_refs
 from jobs.kag.keys import sha1hex
@@ -37,6 +36,7 @@ from jobs.kag.signals import index_signals, signal_value
 from jobs.kag.stages import is_closed_stage, is_lost_like_stage
 from jobs.kag.timeutil import iso_z, parse_date, parse_ts, utc_date
 from jobs.kag.vocab import SCORE_TYPES, SIGNAL_KEYS, WarningCode
+from shared.kag.lifecycle import parse_snapshot_date  # noqa: F401 - re-exported
 
 __all__ = [
     "OUTCOME_NOTES",
@@ -363,30 +363,7 @@ def snapshot_result(
 # --- input validation and retention -----------------------------------------------------------
 
 
-def parse_snapshot_date(value: Any, now: datetime) -> date | None:
-    """`YYYY-MM-DD` or ISO datetime (→ its UTC date); None/empty → None (= today).
-
-    Raises `InvalidSnapshotDate` for malformed values and dates after the UTC date of `now`.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise InvalidSnapshotDate("snapshot_date must be a YYYY-MM-DD string", value=str(value))
-    text = value.strip()
-    parsed: date | None = None
-    if len(text) == 10:
-        try:
-            parsed = date.fromisoformat(text)
-        except ValueError:
-            parsed = None
-    else:
-        ts = parse_ts(text)
-        parsed = utc_date(ts) if ts is not None and "T" in text.upper() else None
-    if parsed is None:
-        raise InvalidSnapshotDate("snapshot_date must be YYYY-MM-DD or an ISO datetime", value=text)
-    if parsed > utc_date(now):
-        raise InvalidSnapshotDate("snapshot_date is in the future", value=text)
-    return parsed
+# parse_snapshot_date: `shared.kag.lifecycle` (the route validates with it).
 
 
 @dataclass(frozen=True)

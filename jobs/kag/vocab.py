@@ -8,7 +8,9 @@ the current status again is a no-op, §19). v2 recommendations have their own li
 (`new → acknowledged → done/dismissed`, reopen to `new`) enforced by `check_v2_transition`.
 
 Input statuses are trimmed and lower-cased before validation (§1 "Enum filters are trimmed and
-lower-cased"); a missing/empty/unknown value raises `InvalidStatus`.
+lower-cased"); a missing/empty/unknown value raises `InvalidStatus`. The v2 lifecycle and
+`parse_status` are defined in `shared.kag.lifecycle` (routes and services need them; `web` and
+`shared` never import `jobs`) and re-exported here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from jobs.kag.errors import InvalidStatus, InvalidTransition
+from shared.kag.lifecycle import (  # noqa: F401 - re-exported: defined once for web, services and core
+    FEEDBACK_VALUES,
+    V2_STATUSES,
+    V2_TRANSITIONS,
+    HelpfulFeedback,
+    V2Status,
+    check_v2_transition,
+    parse_status,
+)
 
 # --- §4.1 graph -----------------------------------------------------------------------------
 
@@ -206,31 +216,7 @@ NBA_STATUSES: tuple[str, ...] = V1_STATUSES + ("cancelled",)
 TOP_NBA_STATUSES: tuple[str, ...] = ("proposed", "accepted")
 
 
-class V2Status(StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    DONE = "done"
-    DISMISSED = "dismissed"
-
-
-V2_STATUSES: tuple[str, ...] = tuple(s.value for s in V2Status)
-
-# §14.2: from -> set of allowed targets (same status = no-op, handled separately).
-V2_TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged", "done", "dismissed"}),
-    "acknowledged": frozenset({"new", "done", "dismissed"}),
-    "done": frozenset({"new"}),
-    "dismissed": frozenset({"new"}),
-}
-
-
-class HelpfulFeedback(StrEnum):
-    UNKNOWN = "unknown"
-    HELPFUL = "helpful"
-    NOT_HELPFUL = "not_helpful"
-
-
-FEEDBACK_VALUES: tuple[str, ...] = tuple(f.value for f in HelpfulFeedback)
+# V2Status, V2_STATUSES, V2_TRANSITIONS, HelpfulFeedback, FEEDBACK_VALUES: `shared.kag.lifecycle`.
 
 # --- §11-§13 ----------------------------------------------------------------------------------
 
@@ -265,33 +251,7 @@ JOB_LEGACY_SIGNALS = "signals_extraction"
 # --- validation -------------------------------------------------------------------------------
 
 
-def parse_status(value: Any, allowed: tuple[str, ...], *, what: str = "status") -> str:
-    """Trimmed, lower-cased status from `allowed`; raises `InvalidStatus` otherwise."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidStatus(f"{what} is required", allowed=list(allowed))
-    status = value.strip().lower()
-    if status not in allowed:
-        raise InvalidStatus(
-            f"{what} must be one of: {', '.join(allowed)}", value=value, allowed=list(allowed)
-        )
-    return status
-
-
-def check_v2_transition(current: str, target: str) -> bool:
-    """True when `current → target` changes the row, False for a no-op (same status).
-
-    Raises `InvalidStatus` for a status outside the v2 vocabulary and `InvalidTransition` for a
-    move the §14.2 matrix forbids (done/dismissed can only be reopened to `new`).
-    """
-    current = parse_status(current, V2_STATUSES, what="current status")
-    target = parse_status(target, V2_STATUSES)
-    if current == target:
-        return False
-    if target not in V2_TRANSITIONS[current]:
-        raise InvalidTransition(
-            f"cannot move a recommendation from {current} to {target}", current=current, target=target
-        )
-    return True
+# parse_status, check_v2_transition: `shared.kag.lifecycle` (routes and services apply them too).
 
 
 def normalize_node_status(value: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.business.errors import InvalidInput
 from shared.business.params import parse_enum, parse_id_list
 
 __all__ = [
@@ -35,7 +36,10 @@ MAX_APPLY_IDS = 200
 
 def validate_action_ids(value: object) -> list[str]:
     """``action_ids``: an array of UUID strings, de-duplicated, first 200. A non-array or any
-    non-UUID element → 400 ``invalid_action_ids``; ``[]`` is valid (nothing applied)."""
+    non-UUID element → 400 ``invalid_action_ids``; ``[]`` is valid (nothing applied). The field is
+    required: absent or ``null`` is a 400 too (§F "the required-field errors apply")."""
+    if value is None:
+        raise InvalidInput("invalid_action_ids", "action_ids must be an array of ids")
     return parse_id_list(value, max_items=MAX_APPLY_IDS, uuids=True, error_code="invalid_action_ids")
 
 

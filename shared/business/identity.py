@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from shared.business.errors import InvalidInput
 from shared.business.params import parse_enum, parse_id_list
 
 __all__ = [
@@ -197,7 +198,10 @@ def suggestion_dedupe_key(left_type: str, left_id: object, right_type: str, righ
 
 def validate_suggestion_ids(value: object) -> list[str]:
     """``POST /identity/suggestions/apply`` ``suggestion_ids``: an array of UUIDs (de-duplicated,
-    first 200); anything else → 400 ``invalid_suggestion_ids``. ``[]`` is valid (nothing to apply)."""
+    first 200); anything else → 400 ``invalid_suggestion_ids``. ``[]`` is valid (nothing to apply);
+    absent or ``null`` is a 400 (a required field)."""
+    if value is None:
+        raise InvalidInput("invalid_suggestion_ids", "suggestion_ids must be an array of ids")
     return parse_id_list(value, max_items=MAX_APPLY_IDS, uuids=True, error_code="invalid_suggestion_ids")
 
 

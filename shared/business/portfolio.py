@@ -41,12 +41,15 @@ from shared.business.params import parse_id_list, parse_lenient_int, parse_text,
 
 __all__ = [
     "AGREEMENT_KEYWORDS",
+    "KEYWORDS_ENV",
+    "agreement_keywords",
     "ClientValue",
     "CrmFigures",
     "MessagesQuery",
     "OverviewQuery",
     "agreement_cards",
     "agreements_chart",
+    "agreements_chart_from_counts",
     "burn_vs_budget_chart",
     "bucket_series",
     "client_value",
@@ -319,12 +322,20 @@ def agreements_chart(created: Iterable[date | datetime], signed_offers_updated: 
                      *, max_points: int = 24) -> list[dict[str, Any]]:
     """``agreements_created_vs_completed``: agreement-like evidence per week of ``created_at`` and,
     for the same weeks, signed offers per week of ``updated_at`` (0 when none)."""
+    return agreements_chart_from_counts(
+        ((when, 1) for when in created), ((when, 1) for when in signed_offers_updated), max_points=max_points)
+
+
+def agreements_chart_from_counts(created: Iterable[tuple[date | datetime, int]],
+                                 signed_offers_updated: Iterable[tuple[date | datetime, int]],
+                                 *, max_points: int = 24) -> list[dict[str, Any]]:
+    """:func:`agreements_chart` from ``(day, count)`` pairs (counts already grouped per day in SQL)."""
     created_weeks: dict[date, int] = defaultdict(int)
-    for when in created:
-        created_weeks[_bucket(when, "week")] += 1
+    for when, n in created:
+        created_weeks[_bucket(when, "week")] += int(n)
     completed_weeks: dict[date, int] = defaultdict(int)
-    for when in signed_offers_updated:
-        completed_weeks[_bucket(when, "week")] += 1
+    for when, n in signed_offers_updated:
+        completed_weeks[_bucket(when, "week")] += int(n)
     return [{"point": w.isoformat(), "created": created_weeks[w], "completed": completed_weeks.get(w, 0)}
             for w in sorted(created_weeks)[-max_points:]]
 
@@ -646,3 +657,13 @@ def feed_messages(rows: Iterable[Row], *, limit: int, project_name: str, person_
     ordered = dated + [r for r in latest if r.get("created_at") is None]
     return [feed_message(r, project_name=project_name, person_names=person_names) for r in ordered]
 
+
+
+KEYWORDS_ENV = "PORTFOLIO_AGREEMENT_KEYWORDS"
+
+
+def agreement_keywords(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The configured agreement keywords (``PORTFOLIO_AGREEMENT_KEYWORDS``, comma-separated; trimmed,
+    empty items dropped); the §A7.4 defaults when unset or empty."""
+    configured = tuple(k.strip() for k in (environ.get(KEYWORDS_ENV) or "").split(",") if k.strip())
+    return configured or AGREEMENT_KEYWORDS

@@ -6,12 +6,19 @@ The PostgreSQL layer is the ``enforce_project_scope_match()`` trigger created by
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+import threading
+
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from shared.errors import ScopeViolation
 
 _installed = False
+# A project's account scope is fixed at creation (platform §4.1), so a verified pair stays valid for the
+# process; a deleted project is still refused by the foreign key. Bounded, cleared when full.
+_VERIFIED: dict[object, object] = {}
+_VERIFIED_MAX = 10_000
+_verified_lock = threading.Lock()
 
 
 def _check(session: Session, obj: object) -> None:
@@ -20,14 +27,16 @@ def _check(session: Session, obj: object) -> None:
     project_id = getattr(obj, "project_id", None)
     if project_id is None:
         raise ScopeViolation(message=f"{type(obj).__name__}: project_id is required")
-    cache: dict = session.info.setdefault("project_scope_cache", {})
-    scope_id = cache.get(project_id)
+    scope_id = _VERIFIED.get(project_id)
     if scope_id is None:
         with session.no_autoflush:
             scope_id = session.scalar(select(Project.account_scope_id).where(Project.id == project_id))
         if scope_id is None:
             raise ScopeViolation(message=f"{type(obj).__name__}: project {project_id} does not exist")
-        cache[project_id] = scope_id
+        with _verified_lock:
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                _VERIFIED.clear()
+            _VERIFIED[project_id] = scope_id
     current = getattr(obj, "account_scope_id", None)
     if current is None:
         obj.account_scope_id = scope_id  # type: ignore[attr-defined]
@@ -43,6 +52,14 @@ def install() -> None:
 
     @event.listens_for(Session, "before_flush")
     def _guard(session: Session, _ctx: object, _instances: object) -> None:
-        for obj in list(session.new) + list(session.dirty):
+        for obj in session.new:
             if getattr(type(obj), "__scoped__", False):
                 _check(session, obj)
+        for obj in session.dirty:  # an update is checked only when it touches the scope columns
+            if getattr(type(obj), "__scoped__", False) and _scope_changed(obj):
+                _check(session, obj)
+
+
+def _scope_changed(obj: object) -> bool:
+    attrs = inspect(obj).attrs
+    return attrs.project_id.history.has_changes() or attrs.account_scope_id.history.has_changes()

@@ -13,10 +13,11 @@ from shared.embeddings.errors import (
     MissingCredentials,
     ProviderUnavailable,
 )
-from shared.embeddings.factory import clear_provider_cache, get_provider, provider_for
+from shared.embeddings.factory import active_provider, clear_provider_cache, get_provider, provider_for
 from shared.embeddings.settings import EmbeddingSettings
 
 __all__ = [
+    "active_provider",
     "EmbeddingBatch",
     "EmbeddingClientError",
     "EmbeddingDimensionMismatch",

@@ -76,3 +76,16 @@ def provider_for(settings: EmbeddingSettings | Mapping[str, str] | Any) -> Embed
 
 def clear_provider_cache() -> None:
     _cache.clear()
+
+
+def active_provider(environ: Mapping[str, str]) -> EmbeddingProvider:
+    """The process's shared provider for ``EMBEDDINGS_PROVIDER`` & co. in ``environ``.
+
+    Raises ``ProviderUnavailable`` (reason ``provider_unavailable`` or ``missing_credentials``),
+    also for an unknown provider name.
+    """
+    try:
+        settings = EmbeddingSettings.from_env(environ)
+    except ValueError as exc:
+        raise ProviderUnavailable(str(exc)) from None
+    return provider_for(settings)

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {
         "CHATWOOT_BASE_URL": f"{base}/chatwoot", "ATTIO_BASE_URL": f"{base}/attio",
         "LINEAR_BASE_URL": f"{base}/linear/graphql", "OPENAI_BASE_URL": f"{base}/openai/v1",
+        "LOOPS_API_BASE_URL": f"{base}/loops/api/v1",
     }
     if args.demo:
         from . import demo_data as d

@@ -16,16 +16,18 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import attio, chatwoot, linear, openai
+from . import attio, chatwoot, linear, loops, openai
 from .faults import parse_specs
 from .state import EmulatorState
 
-VENDOR_MODULES: dict[str, Any] = {"chatwoot": chatwoot, "attio": attio, "linear": linear, "openai": openai}
+VENDOR_MODULES: dict[str, Any] = {"chatwoot": chatwoot, "attio": attio, "linear": linear, "openai": openai,
+                                  "loops": loops}
 STORES: dict[str, Any] = {
     "chatwoot": chatwoot.ChatwootStore,
     "attio": attio.AttioStore,
     "linear": linear.LinearStore,
     "openai": openai.OpenAIStore,
+    "loops": loops.LoopsStore,
 }
 
 bp = Blueprint("emu", __name__, url_prefix="/__emu")

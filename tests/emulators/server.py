@@ -120,10 +120,15 @@ class EmulatorServer:
     def openai_url(self) -> str:
         return f"{self.base_url}/openai/v1"
 
+    @property
+    def loops_url(self) -> str:
+        return f"{self.base_url}/loops/api/v1"
+
     def env(self) -> dict[str, str]:
         """Connector settings pointing at this server, with the credentials of the loaded fixtures."""
         out = {"CHATWOOT_BASE_URL": self.chatwoot_url, "ATTIO_BASE_URL": self.attio_url,
-               "LINEAR_BASE_URL": self.linear_url, "OPENAI_BASE_URL": self.openai_url}
+               "LINEAR_BASE_URL": self.linear_url, "OPENAI_BASE_URL": self.openai_url,
+               "LOOPS_API_BASE_URL": self.loops_url}
         cw, at, li, oa = (self._loaded.get(v) or {} for v in ("chatwoot", "attio", "linear", "openai"))
         pairs = {
             "CHATWOOT_API_TOKEN": cw.get("token"),
@@ -134,6 +139,7 @@ class EmulatorServer:
             "LINEAR_WORKSPACE_ID": (li.get("organization") or {}).get("id"),
             "OPENAI_API_KEY": oa.get("key"),
             "EMBEDDING_DIM": oa.get("dim"),
+            "LOOPS_SECRET_KEY": (self._loaded.get("loops") or {}).get("key"),
         }
         out.update({k: str(v) for k, v in pairs.items() if v not in (None, "")})
         return out

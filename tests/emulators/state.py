@@ -9,7 +9,7 @@ from typing import Any
 
 from .faults import Fault
 
-VENDORS = ("chatwoot", "attio", "linear", "openai")
+VENDORS = ("chatwoot", "attio", "linear", "openai", "loops")
 REQUEST_LOG_MAX = 50_000
 
 

@@ -7,7 +7,6 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from shared import catalog
-from shared.db.service import connectors as connectors_svc
 from shared.db.service import jobs as svc
 from shared.db.service.scheduler import seed_defaults
 from shared.jobs import JOB_FIELDS, job_to_json
@@ -19,43 +18,44 @@ from web.context import db, runtime, write
 from web.envelope import ok
 from web.jobs import bp
 from web.jobs.schemas import EmbeddingsRunIn, TickQuery
-from web.triggers import accepted, trigger_job
+from web.triggers import accepted, sync_trigger, trigger_job
 
 STATUS_FIELDS = tuple(f for f in JOB_FIELDS if f not in ("rq_job_id", "scheduled_job_id", "requested_by",
                                                          "request_id"))
 
 
-def sync_trigger(scope: Scope, connector: str, audit_action: str | None = None) -> Response:
-    bound = connectors_svc.get_binding(session=db(), scope=scope, connector=connector) is not None
-    mode = connectors_svc.effective_mode(runtime().settings, connector, bound=bound)
-    entity = ("connector", connector) if audit_action else None
-    done = trigger_job(scope, catalog.sync_job_type(connector), audit_action=audit_action, audit_entity=entity)
+def _sync(scope: Scope, connector: str) -> Response:
+    done, mode = sync_trigger(scope, connector)
     return accepted(done, effective_mode=mode.mode, skip_reason=mode.reason)
 
 
 @route(bp, "/jobs/chatwoot/sync", method="POST", success=202, summary="Enqueue a Chatwoot sync")
 def chatwoot_sync(scope: Scope) -> Response:
-    return sync_trigger(scope, "chatwoot")
+    return _sync(scope, "chatwoot")
 
 
 @route(bp, "/jobs/attio/sync", method="POST", success=202, summary="Enqueue an Attio sync")
 def attio_sync(scope: Scope) -> Response:
-    return sync_trigger(scope, "attio")
+    return _sync(scope, "attio")
 
 
 @route(bp, "/jobs/linear/sync", method="POST", success=202, summary="Enqueue a Linear sync")
 def linear_sync(scope: Scope) -> Response:
-    return sync_trigger(scope, "linear")
+    return _sync(scope, "linear")
 
 
 @route(bp, "/jobs/embeddings/run", method="POST", body=EmbeddingsRunIn, success=202,
        summary="Enqueue an embeddings run")
 def embeddings_run(scope: Scope, body: EmbeddingsRunIn) -> Response:
-    from shared.embeddings.settings import EmbeddingSettings
+    from shared.embeddings import ProviderUnavailable, active_provider
 
-    provider = EmbeddingSettings.from_env(runtime().settings.environ).provider
+    try:  # the same shared provider /search uses (built once per process)
+        active_provider(runtime().settings.environ)
+        mode, reason = "available", None
+    except ProviderUnavailable as exc:
+        mode, reason = "skip", exc.reason
     done = trigger_job(scope, "embeddings_run", params={"retry_failed": body.retry_failed})
-    return accepted(done, effective_mode="available" if provider else "skip", skip_reason=None)
+    return accepted(done, effective_mode=mode, skip_reason=reason)
 
 
 @route(bp, "/jobs/status", summary="Everything the UI polls: runs, counts, storage, queues")

@@ -25,7 +25,7 @@ from shared.db.models.platform import (
 from shared.db.service.projects import dialect_insert
 from shared.errors import Conflict
 from shared.scope import Scope
-from shared.timeutil import utcnow
+from shared.timeutil import as_utc, utcnow
 
 CONNECTORS = ("chatwoot", "linear", "attio")  # name order of the API
 SOURCE_KIND = {"chatwoot": "chatwoot_account", "attio": "attio_workspace", "linear": "linear_workspace"}
@@ -184,3 +184,108 @@ def error_counts(*, session: Session, scope: Scope) -> dict[str, dict[str, int]]
     for connector, status, count in rows:
         out[connector][status] = count
     return out
+
+
+# --- reads behind /connectors/* (platform §6.6) -----------------------------------------------------
+ERROR_FIELDS = ("id", "connector", "mode", "operation", "source_ref", "error_kind", "error_message", "attempt",
+                "next_retry_at", "status", "payload_json", "rq_job_id", "job_run_id", "created_at", "updated_at",
+                "resolved_at")
+STATE_FIELDS = ("connector", "mode", "status", "cursor_ts", "cursor_id", "page_cursor", "last_success_at",
+                "last_attempt_at", "retry_count", "last_error", "meta", "updated_at")
+
+
+def state_overview(*, session: Session, scope: Scope, settings: Settings,
+                   in_flight: Mapping[str, int]) -> list[dict[str, Any]]:
+    """All three connectors in name order; a missing row is synthesized as ``idle`` (platform §6.6)."""
+    rows = {s.connector: s for s in session.scalars(select(ConnectorSyncState).filter_by(**scope.as_filter()))}
+    counts = error_counts(session=session, scope=scope)
+    now = utcnow()
+    out = []
+    for connector in CONNECTORS:
+        row = rows.get(connector)
+        if row is None:
+            item: dict[str, Any] = dict.fromkeys(STATE_FIELDS)
+            item.update(connector=connector, mode=settings.connector_mode_for(connector), status="idle",
+                        retry_count=0, meta={})
+        else:
+            item = {name: getattr(row, name) for name in STATE_FIELDS}
+        cursor = as_utc(item["cursor_ts"])
+        item["lag_seconds"] = max(0, int((now - cursor).total_seconds())) if cursor else None
+        item["open_errors"] = counts[connector].get("pending", 0) + counts[connector].get("retrying", 0)
+        item["dead_letter_errors"] = counts[connector].get("dead_letter", 0)
+        item["in_flight_job_id"] = in_flight.get(f"{connector}_sync")
+        out.append(item)
+    return out
+
+
+def list_errors(*, session: Session, scope: Scope, status: str | None, connector: str | None,
+                limit: int) -> list[ConnectorError]:
+    stmt = select(ConnectorError).filter_by(**scope.as_filter())
+    if status:
+        stmt = stmt.where(ConnectorError.status == status)
+    if connector:
+        stmt = stmt.where(ConnectorError.connector == connector)
+    return list(session.scalars(stmt.order_by(ConnectorError.updated_at.desc(), ConnectorError.id.desc()).limit(limit)))
+
+
+def error_to_json(row: ConnectorError) -> dict[str, Any]:
+    out = {name: getattr(row, name) for name in ERROR_FIELDS}
+    out["max_attempts"] = MAX_ATTEMPTS
+    return out
+
+
+def list_bindings(*, session: Session, scope: Scope, settings: Settings) -> list[dict[str, Any]]:
+    rows = {b.source_kind: b for b in session.scalars(select(ProjectSource).filter_by(**scope.as_filter()))}
+    states = {s.connector: s for s in session.scalars(select(ConnectorSyncState).filter_by(**scope.as_filter()))}
+    out = []
+    for connector in CONNECTORS:
+        kind = SOURCE_KIND[connector]
+        row = rows.get(kind)
+        state = states.get(connector)
+        discovered = (state.meta or {}).get("discovered_external_id") if state is not None else None
+        suggested = (settings.environ.get(SUGGESTED_ID_ENV[connector]) or "").strip() or discovered or None
+        out.append({**binding_to_json(connector, row), "suggested_external_id": suggested})
+    return out
+
+
+def binding_to_json(connector: str, row: ProjectSource | None) -> dict[str, Any]:
+    return {"connector": connector, "source_kind": SOURCE_KIND[connector],
+            "external_id": row.external_id if row else None, "meta": row.meta if row else None,
+            "created_at": row.created_at if row else None}
+
+
+# --- manual re-drive of error rows (platform §6.6) --------------------------------------------------
+def errors_by_ids(*, session: Session, scope: Scope, error_ids: list[int],
+                  connector: str | None) -> list[ConnectorError]:
+    stmt = select(ConnectorError).filter_by(**scope.as_filter()).where(ConnectorError.id.in_(error_ids))
+    if connector:
+        stmt = stmt.where(ConnectorError.connector == connector)
+    return list(session.scalars(stmt.order_by(ConnectorError.id).with_for_update()))
+
+
+def open_errors(*, session: Session, scope: Scope, connector: str | None,
+                include_dead_letter: bool) -> list[ConnectorError]:
+    statuses = ("pending", "retrying", "dead_letter") if include_dead_letter else ("pending", "retrying")
+    stmt = select(ConnectorError).filter_by(**scope.as_filter()).where(ConnectorError.status.in_(statuses))
+    if connector:
+        stmt = stmt.where(ConnectorError.connector == connector)
+    return list(session.scalars(stmt.order_by(ConnectorError.id).with_for_update()))
+
+
+def mark_for_retry(rows: list[ConnectorError], *, reset_attempts: bool) -> None:
+    """Selected rows are retried now: ``dead_letter`` → ``retrying`` (or all → ``pending``/0 with reset)."""
+    now = utcnow()
+    for row in rows:
+        if reset_attempts:
+            row.attempt, row.status = 0, "pending"
+        elif row.status == "dead_letter":
+            row.status = "retrying"
+        row.next_retry_at = row.updated_at = now
+
+
+def record_redrive(*, session: Session, scope: Scope, error_ids: list[int], rq_job_id: str | None,
+                   job_run_id: int) -> None:
+    if error_ids:
+        session.execute(update(ConnectorError).filter_by(**scope.as_filter()).where(ConnectorError.id.in_(error_ids))
+                        .values(rq_job_id=rq_job_id, job_run_id=job_run_id)
+                        .execution_options(synchronize_session=False))

@@ -159,7 +159,7 @@ def test_continuity_upsert_and_apply() -> None:
 def test_continuity_action_ids() -> None:
     ids = [str(uuid.uuid4()) for _ in range(2)]
     assert validate_action_ids(ids + [ids[0]]) == ids and validate_action_ids([]) == []
-    for bad in (ids[0], [ids[0], "x"], [7], 7):
+    for bad in (ids[0], [ids[0], "x"], [7], 7, None):
         with pytest.raises(InvalidInput) as err:
             validate_action_ids(bad)
         assert err.value.code == "invalid_action_ids"

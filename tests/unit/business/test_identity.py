@@ -103,7 +103,7 @@ def test_dedupe_key_and_apply_ids() -> None:
     assert validate_suggestion_ids([ids[0], ids[0].upper(), " ", ids[1]]) == [ids[0], ids[1]]
     assert validate_suggestion_ids([]) == []
     assert len(validate_suggestion_ids([str(uuid.uuid4()) for _ in range(250)])) == 200
-    for bad in ("a,b", ids[0], [ids[0], "nope"], [1], {"ids": ids}):
+    for bad in ("a,b", ids[0], [ids[0], "nope"], [1], {"ids": ids}, None):
         with pytest.raises(InvalidInput) as err:
             validate_suggestion_ids(bad)
         assert (err.value.status, err.value.code) == (400, "invalid_suggestion_ids")

