@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--provider", default="local", choices=("local", "hashing"))
     args = parser.parse_args(argv)
-    from shared.embeddings import active_provider
     from jobs.embeddings import EmbedJobSettings
+    from shared.embeddings import active_provider
 
     with rag_stack(args.provider) as stack:
         rt = stack.rt

@@ -28,23 +28,27 @@ DEMO_NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # fixed, so every run sees t
 MODES = ("dense", "lexical", "hybrid")
 
 
-def answer_key(rt: Any, scope: Any) -> dict[str, Doc]:
-    """chunk id → (conversation labels, chunk language) for the project's ready Chatwoot chunks."""
+def answer_key(rt: Any, scope: Any, labels: dict[str, frozenset] | None = None) -> dict[str, Doc]:
+    """chunk id → (conversation labels, chunk language) for the project's ready Chatwoot chunks.
+
+    Labels come from the synced ``cw_conversations`` rows unless given (chunks loaded without the connector).
+    """
     from sqlalchemy import select
 
     from shared.db.models.chatwoot import CwConversation
     from shared.db.models.rag import RagChunk
 
     with rt.session() as s:
-        labels = {c.id: frozenset((c.data or {}).get("labels") or ()) for c in s.scalars(
-            select(CwConversation).filter_by(**scope.as_filter()))}
+        if labels is None:
+            labels = {c.id: frozenset((c.data or {}).get("labels") or ()) for c in s.scalars(
+                select(CwConversation).filter_by(**scope.as_filter()))}
         rows = s.execute(select(RagChunk.id, RagChunk.conversation_global_id, RagChunk.text)
                          .filter_by(embedding_status="ready", source_type="chatwoot_message", **scope.as_filter()))
         return {str(i): Doc(labels.get(conv, frozenset()), language(text)) for i, conv, text in rows}
 
 
 def evaluate(rt: Any, projects: dict[str, Any], queries: tuple[Query, ...] = QUERIES, top_k: int = 10,
-             settings: Any = None) -> dict[str, Any]:
+             settings: Any = None, labels: dict[str, frozenset] | None = None) -> dict[str, Any]:
     """Run every query in every mode; returns the metrics per mode and the search latency.
 
     ``projects``: ``{"all": scope, "en": scope, "ru": scope}``; a cross-lingual query runs in the
@@ -56,9 +60,12 @@ def evaluate(rt: Any, projects: dict[str, Any], queries: tuple[Query, ...] = QUE
     provider = active_provider(rt.settings.environ)
     settings = settings or engine.SearchSettings.from_env(rt.settings.environ)
     docs: dict[str, Doc] = {}
-    for scope in projects.values():
-        docs |= answer_key(rt, scope)
-    out: dict[str, Any] = {"corpus_chunks": {k: len(answer_key(rt, v)) for k, v in projects.items()}, "modes": {}}
+    sizes = {}
+    for name, scope in projects.items():
+        key = answer_key(rt, scope, labels)
+        docs |= key
+        sizes[name] = len(key)
+    out: dict[str, Any] = {"corpus_chunks": sizes, "modes": {}}
     for mode in MODES:
         timings: list[float] = []
 
@@ -140,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         stack_cm.__exit__(None, None, None)
     path = write_result(args.out, payload)
     print(f"corpus: {payload['corpus_chunks']} chunks; provider {payload['provider']}")
-    print("hybrid by lexical min coverage:", {k: v["mrr"] for k, v in payload["hybrid_by_lexical_min_coverage"].items()})
+    sweep = payload["hybrid_by_lexical_min_coverage"]
+    print("hybrid MRR by lexical min coverage:", {k: v["mrr"] for k, v in sweep.items()})
     for mode, m in payload["modes"].items():
         a = m["all"]
         print(f"{mode:8s} recall@5={a['recall@5']:.3f} recall@10={a['recall@10']:.3f} mrr={a['mrr']:.3f} "

@@ -178,6 +178,29 @@ def sync_chatwoot(rt: Runtime, bindings: dict[Scope, str], chatwoot: dict[str, A
     return totals
 
 
+def load_chatwoot_chunks(rt: Runtime, scope: Scope, account: dict[str, Any], account_id: int) -> dict[str, frozenset]:
+    """Chunk the account's messages straight from the fixture (no HTTP), by the §3.6 rules, through
+    ``sync_many_source_chunks``; returns conversation global id → its labels (the answer key)."""
+    from shared.db.service.chunk_batches import ChunkSource, sync_many_source_chunks
+
+    pid = str(scope.project_id)
+    labels, sources = {}, []
+    for conv in account["conversations"]:
+        conv_gid = f"cw:{pid}:{account_id}:{conv['id']}"
+        labels[conv_gid] = frozenset(conv.get("labels") or ())
+        for m in account["messages"].get(str(conv["id"]), []):
+            chunked = (not m.get("private") and m.get("message_type") in (0, 1)
+                       and not (m.get("content_attributes") or {}).get("deleted"))
+            msg_gid = f"cwmsg:{pid}:{account_id}:{m['id']}"
+            sources.append(ChunkSource("chatwoot_message", "cw_messages", msg_gid,
+                                       (m.get("content") or None) if chunked else None,
+                                       {"conversation_global_id": conv_gid, "message_global_id": msg_gid,
+                                        "source_ts": datetime.fromtimestamp(m["created_at"], UTC)}))
+    with rt.transaction() as s:
+        sync_many_source_chunks(s, scope, sources)
+    return labels
+
+
 def embed_all(rt: Runtime, scope: Scope) -> dict[str, Any]:
     """Run ``embeddings_run`` (the handler) until nothing is pending."""
     from jobs.embeddings import embeddings_run

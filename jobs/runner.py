@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from rq import get_current_job
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobs import context
@@ -133,15 +133,15 @@ def _claim(rt: Runtime, job_run_id: int) -> tuple | dict | None:
     for the recovery paths, so it is not worth an fsync on every job.
     """
     with rt.transaction() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        row = s.execute(
-            update(JobRun).where(JobRun.id == job_run_id, JobRun.status.not_in(("ok", "skipped")))
-            .values(status="running", attempt=JobRun.attempt + 1, started_at=utcnow(), error=None, finished_at=None)
-            .returning(JobRun.project_id, JobRun.account_scope_id, JobRun.job_type, JobRun.queue, JobRun.rq_job_id,
-                       JobRun.request_id, JobRun.meta, JobRun.attempt)
-            .execution_options(synchronize_session=False)
-        ).first()
+        stmt = (update(JobRun).where(JobRun.id == job_run_id, JobRun.status.not_in(("ok", "skipped")))
+                .values(status="running", attempt=JobRun.attempt + 1, started_at=utcnow(), error=None,
+                        finished_at=None)
+                .returning(JobRun.project_id, JobRun.account_scope_id, JobRun.job_type, JobRun.queue,
+                           JobRun.rq_job_id, JobRun.request_id, JobRun.meta, JobRun.attempt)
+                .execution_options(synchronize_session=False))
+        if s.get_bind().dialect.name == "postgresql":  # SET LOCAL in the same round trip (an InitPlan)
+            stmt = stmt.where(select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off")
+        row = s.execute(stmt).first()
         if row is None:
             if s.scalar(select(JobRun.id).where(JobRun.id == job_run_id)) is None:
                 log.warning("job run not found (project deleted?)", extra={"fields": {"job_run_id": job_run_id}})

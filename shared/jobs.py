@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Retry
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from shared import catalog, queues
+from shared.db import scope_guard
 from shared.db.models.platform import IN_FLIGHT, JobRun
+from shared.db.service.projects import dialect_insert
 from shared.errors import QueueUnavailable
 from shared.runtime import Runtime
 from shared.scope import Scope
@@ -29,6 +31,7 @@ from shared.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 RQ_RETRY_INTERVALS = [30, 120]
+IN_FLIGHT_SQL = "status IN (" + ", ".join(f"'{s}'" for s in IN_FLIGHT) + ")"  # uq_job_runs_inflight's predicate
 EXECUTE = "jobs.runner.execute"
 
 
@@ -56,48 +59,70 @@ def enqueue(
     scheduled_job_id: uuid.UUID | None = None,
     on_insert: Callable[[Session, JobRun], None] | None = None,
     raise_on_failure: bool = True,
+    session: Session | None = None,
 ) -> Enqueued:
     """Insert the ledger row (dedupe), commit, then put ``jobs.runner.execute(run_id)`` on RQ.
 
-    ``on_insert`` adds writes (an audit row, error-row bookkeeping) to the row's own transaction.
-    Redis down: the row becomes ``failed``/``enqueue_failed`` and ``QueueUnavailable`` is raised.
+    The row goes in with ``INSERT … ON CONFLICT DO NOTHING`` on the in-flight index: no row back means
+    a run is in flight, which is returned with ``deduplicated=True`` (nothing enqueued). ``on_insert``
+    adds writes (an audit row) to the row's own transaction. ``session``: the caller's session (a web
+    request's), whose current transaction the row joins and which this function commits; otherwise
+    one of its own. Redis down: the row becomes ``failed``/``enqueue_failed`` and ``QueueUnavailable``
+    is raised.
     """
     spec = catalog.get(job_type)
-    for _ in range(3):
-        rq_job_id = str(uuid.uuid4())
-        with rt.session() as session:
+    values = dict(project_id=scope.project_id, account_scope_id=scope.account_scope_id, job_type=job_type,
+                  queue=spec.queue, trigger=trigger, status="queued", attempt=0, scheduled_job_id=scheduled_job_id,
+                  requested_by=requested_by, request_id=request_id, processed_count=0,
+                  meta={"params": params or {}, "result": None})
+    with ExitStack() as stack:
+        s = session if session is not None else stack.enter_context(rt.session())
+        for _ in range(3):
             try:
-                with session.begin():
-                    run = JobRun(
-                        project_id=scope.project_id, account_scope_id=scope.account_scope_id,
-                        job_type=job_type, queue=spec.queue, trigger=trigger, status="queued", attempt=0,
-                        rq_job_id=rq_job_id, scheduled_job_id=scheduled_job_id, requested_by=requested_by,
-                        request_id=request_id, meta={"params": params or {}, "result": None},
-                    )
-                    session.add(run)
-                    session.flush()
-                    if on_insert is not None:
-                        on_insert(session, run)
-            except IntegrityError:
-                existing = in_flight_run(session, scope, job_type)
-                if existing is not None:
-                    return Enqueued(existing, True)
-                continue  # the in-flight run finished meanwhile: try again
-        break
-    else:  # pragma: no cover - three consecutive races
-        raise QueueUnavailable(message="could not record the job run")
+                existing, run = _insert_run(s, scope, values)
+            except BaseException:
+                s.rollback()
+                raise
+            if existing is not None:
+                s.commit()
+                return Enqueued(existing, True)
+            if run is not None:
+                if on_insert is not None:
+                    on_insert(s, run)
+                s.commit()
+                break
+            s.rollback()  # the in-flight run finished between the insert and the read: try again
+        else:  # pragma: no cover - three consecutive races
+            raise QueueUnavailable(message="could not record the job run")
     try:
         push_to_rq(rt, run)
     except RedisError as exc:
         log.warning("enqueue failed", extra={"fields": {"job_run_id": run.id, "error": type(exc).__name__}})
-        with rt.transaction() as session:
-            row = session.get(JobRun, run.id)
+        with rt.transaction() as tx:
+            row = tx.get(JobRun, run.id)
             row.status, row.error, row.finished_at = "failed", "enqueue_failed", utcnow()
+            tx.flush()
+            tx.expunge(row)
             run = row
         if raise_on_failure:
             raise QueueUnavailable(message="The job queue is unavailable, try again shortly") from exc
         return Enqueued(run, False)
     return Enqueued(run, False)
+
+
+def _insert_run(session: Session, scope: Scope, values: dict[str, Any]) -> tuple[JobRun | None, JobRun | None]:
+    """(in-flight run, None) on a conflict, (None, new transient run) when inserted, (None, None) on a race."""
+    scope_guard.verify(session, scope.project_id, scope.account_scope_id)  # the ORM guard, for a Core insert
+    rq_job_id = str(uuid.uuid4())
+    insert = dialect_insert(session)
+    row = session.execute(
+        insert(JobRun).values(rq_job_id=rq_job_id, **values)
+        .on_conflict_do_nothing(index_elements=["project_id", "job_type"], index_where=text(IN_FLIGHT_SQL))
+        .returning(JobRun.id, JobRun.enqueued_at)
+    ).first()
+    if row is None:
+        return in_flight_run(session, scope, values["job_type"]), None
+    return None, JobRun(id=row.id, enqueued_at=row.enqueued_at, rq_job_id=rq_job_id, **values)
 
 
 @retry(retry=retry_if_exception_type(RedisError), stop=stop_after_attempt(2), wait=wait_fixed(0.2), reraise=True)

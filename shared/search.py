@@ -29,6 +29,7 @@ MAX_QUERY_CHARS = 4000
 TOP_K_DEFAULT, TOP_K_MAX = 10, 50
 CANDIDATES_MAX = 150
 TEXT_CHARS, SNIPPET_CHARS = 500, 160
+HYDRATE_SLACK = 5  # ids hydrated beyond topK in the first round, in case some are stale
 
 
 class SearchTimeout(KeelError):
@@ -39,7 +40,7 @@ class EmbeddingProviderFailed(KeelError):
     status, code = 502, "embedding_provider_error"
 
 
-LEXICAL_MIN_COVERAGE = 0.25
+LEXICAL_MIN_COVERAGE = 0.3
 
 
 def _env_fraction(name: str, default: float, environ: Mapping[str, str]) -> float:
@@ -151,20 +152,19 @@ def search(session: Session, store: VectorStore, provider: EmbeddingProvider, sc
            settings: SearchSettings) -> list[dict[str, Any]]:
     """The §9.4 ``results``: fused, hydrated from the database (stale ids dropped), ``min_score``, top K."""
     ranked = rank(session, store, provider, scope, req, settings)
-    rows = svc.hydrate(session, scope, ids=ranked.ids)
+    wanted = [i for i in ranked.ids if req.min_score is None or i not in ranked.dense
+              or 1.0 - ranked.dense[i][1] >= req.min_score]
     results: list[dict[str, Any]] = []
-    for chunk_id in ranked.ids:
-        row = rows.get(chunk_id)
-        if row is None:
-            continue
-        dense = ranked.dense.get(chunk_id)
-        dense_score = 1.0 - dense[1] if dense else None
-        if req.min_score is not None and dense_score is not None and dense_score < req.min_score:
-            continue
-        results.append(result_item(row, len(results) + 1, ranked.score[chunk_id], dense, ranked.lexical.get(chunk_id),
-                                   settings))
-        if len(results) >= req.top_k:
-            break
+    start, step = 0, req.top_k + HYDRATE_SLACK
+    while start < len(wanted) and len(results) < req.top_k:  # usually one round: stale ids are rare
+        batch = wanted[start:start + step]
+        rows = svc.hydrate(session, scope, ids=batch)
+        for chunk_id in batch:
+            row = rows.get(chunk_id)
+            if row is not None and len(results) < req.top_k:
+                results.append(result_item(row, len(results) + 1, ranked.score[chunk_id], ranked.dense.get(chunk_id),
+                                           ranked.lexical.get(chunk_id), settings))
+        start, step = start + len(batch), step * 2
     return results
 
 

@@ -31,7 +31,8 @@ def trigger_job(scope: Scope, job_type: str, *, params: dict[str, Any] | None = 
                           payload={"job_run_id": run.id, **(audit_payload or {})})
 
     return enqueue(runtime(), scope=scope, job_type=job_type, trigger=trigger, params=params,
-                   requested_by=username(), request_id=g.request_id, on_insert=write_audit if audit else None)
+                   requested_by=username(), request_id=g.request_id, on_insert=write_audit if audit else None,
+                   session=db())
 
 
 def sync_trigger(scope: Scope, connector: str, *, audit_action: str | None = None,

@@ -78,6 +78,13 @@ def Choice(values: tuple[str, ...], code: str) -> Any:  # noqa: N802 - a type fa
                      Field(default=None, json_schema_extra={"enum": [*values, ""]})]
 
 
+def Loose(schema: dict[str, Any], description: str = "") -> Any:  # noqa: N802 - a field factory
+    """A documented field of any JSON type (default None) whose parsing is left to a route's own
+    validator (e.g. business.md §0.4: clamp and default instead of rejecting); ``schema`` is what the
+    OpenAPI document shows."""
+    return Field(default=None, description=description or None, json_schema_extra=schema)
+
+
 def _error_from(model: type[BaseModel], exc: ValidationError) -> InvalidInput:
     first = exc.errors(include_url=False)[0]
     field = str(first["loc"][0]) if first.get("loc") else ""

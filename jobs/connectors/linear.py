@@ -334,9 +334,10 @@ class LinearSync:
         """The resumable incremental issue scan (§5.5)."""
         if stored.get("after"):
             since, after, max_seen = stored.get("since"), stored["after"], parse_ts(stored.get("max_seen"))
+            newest_id = stored.get("max_seen_id")
         else:
             start = cursor_ts - timedelta(seconds=self.settings.overlap_seconds) if cursor_ts else None
-            since, after, max_seen = _iso(start), None, None
+            since, after, max_seen, newest_id = _iso(start), None, None, None
         issues = Issues(self.http, self.stats)
         flt = {"updatedAt": {"gt": since}} if since else None
         read = touched = archived = 0
@@ -347,7 +348,9 @@ class LinearSync:
             rows = dedupe_last((r for r in (to_issue_row(n, workspace_id=self.ws) for n in nodes) if r),
                                key=lambda r: r["id"])
             self.stats.add("skipped_items", len(nodes) - len(rows))
-            max_seen = max_ts([max_seen, *(r["vendor_updated_at"] for r in rows)])
+            for row in rows:
+                if row["vendor_updated_at"] and (max_seen is None or row["vendor_updated_at"] > max_seen):
+                    max_seen, newest_id = row["vendor_updated_at"], row["id"]
             complete = not more or end is None
             with self.rt.transaction() as s:
                 changed = self.stats.upserted("issues", store.upsert_issues(session=s, scope=self.scope, rows=rows))
@@ -355,7 +358,7 @@ class LinearSync:
                 chunk_sync(s, self.scope, self.chunks, [
                     ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row["id"], issue_chunk_text(row),
                                 {"source_ts": row["updated_at"]}) for row in rows if row["id"] in changed])
-                self.checkpoint(s, cursor_ts, since, end, max_seen, complete)
+                self.checkpoint(s, cursor_ts, since, end, (max_seen, newest_id), complete)
             touched += len(changed)
             after = end
             report_progress(read, None, stage="issues")
@@ -363,17 +366,22 @@ class LinearSync:
                 return {"touched": touched, "issues_read": read, "archived": archived, "open": not complete}
 
     def checkpoint(self, session: Any, cursor_ts: datetime | None, since: str | None, after: str | None,
-                   max_seen: datetime | None, complete: bool) -> None:
-        """Scan position in the page's transaction: ``meta.issues_scan`` and ``page_cursor``."""
+                   seen: tuple[datetime | None, str | None], complete: bool) -> None:
+        """Scan position in the page's transaction: ``meta.issues_scan`` and ``page_cursor``; a complete scan
+        moves ``cursor_ts`` to the greatest ``updatedAt`` it saw (``cursor_id``: that issue)."""
         mark = get_watermark(session=session, scope=self.scope, source=self.source)
+        max_seen, newest_id = seen
+        cursor_id = mark.cursor_id
         if complete:
             new_cursor = max_ts([cursor_ts, max_seen])
+            if max_seen is not None and new_cursor == max_seen:
+                cursor_id = newest_id or cursor_id
             scan, page_cursor = None, None
         else:
             new_cursor, page_cursor = mark.cursor_ts, after
-            scan = {"since": since, "after": after, "max_seen": _iso(max_seen)}
+            scan = {"since": since, "after": after, "max_seen": _iso(max_seen), "max_seen_id": newest_id}
         save_watermark(session=session, scope=self.scope, source=self.source, cursor_ts=new_cursor,
-                       cursor_id=mark.cursor_id, meta={**mark.meta, "issues_scan": scan})
+                       cursor_id=cursor_id, meta={**mark.meta, "issues_scan": scan})
         connectors_svc.upsert_state(session=session, scope=self.scope, connector="linear", page_cursor=page_cursor)
 
 

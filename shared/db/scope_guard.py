@@ -21,22 +21,33 @@ _VERIFIED_MAX = 10_000
 _verified_lock = threading.Lock()
 
 
-def _check(session: Session, obj: object) -> None:
+def verify(session: Session, project_id: object, account_scope_id: object) -> None:
+    """The same check for a Core insert (which the flush listener does not see)."""
+    if project_id is None or _project_scope(session, project_id, "insert") != account_scope_id:
+        raise ScopeViolation(message="cross-scope write rejected")
+
+
+def _project_scope(session: Session, project_id: object, what: str) -> object:
     from shared.db.models.platform import Project
 
-    project_id = getattr(obj, "project_id", None)
-    if project_id is None:
-        raise ScopeViolation(message=f"{type(obj).__name__}: project_id is required")
     scope_id = _VERIFIED.get(project_id)
     if scope_id is None:
         with session.no_autoflush:
             scope_id = session.scalar(select(Project.account_scope_id).where(Project.id == project_id))
         if scope_id is None:
-            raise ScopeViolation(message=f"{type(obj).__name__}: project {project_id} does not exist")
+            raise ScopeViolation(message=f"{what}: project {project_id} does not exist")
         with _verified_lock:
             if len(_VERIFIED) >= _VERIFIED_MAX:
                 _VERIFIED.clear()
             _VERIFIED[project_id] = scope_id
+    return scope_id
+
+
+def _check(session: Session, obj: object) -> None:
+    project_id = getattr(obj, "project_id", None)
+    if project_id is None:
+        raise ScopeViolation(message=f"{type(obj).__name__}: project_id is required")
+    scope_id = _project_scope(session, project_id, type(obj).__name__)
     current = getattr(obj, "account_scope_id", None)
     if current is None:
         obj.account_scope_id = scope_id  # type: ignore[attr-defined]

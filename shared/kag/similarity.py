@@ -11,9 +11,10 @@ smallest gap — the features that made them similar.
 
 Decisions where the spec is silent:
 - The ordering uses the unrounded similarity (ties keep candidate order).
-- `outcomes_seen` is needed only for the returned top_k, so callers may rank candidates without
-  outcomes and attach them afterwards (`attach_outcomes`), reading outcomes for k projects instead
-  of 300.
+- `outcomes_seen` and `key_shared_patterns` are needed only for the returned top_k, so callers
+  may rank candidates whose n-gram overlap the database computed (`CaseCandidate.shared_ngrams`)
+  and attach outcomes and patterns afterwards (`attach_outcomes`, `attach_patterns`), reading k
+  projects' n-grams and outcomes instead of 300.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ __all__ = [
     "CaseCandidate",
     "SimilarCase",
     "attach_outcomes",
+    "attach_patterns",
     "context_score",
     "jaccard",
     "outcomes_seen",
     "rank_similar_cases",
+    "shared_patterns",
 ]
 
 VECTOR_COMPONENTS: tuple[str, ...] = (
@@ -89,12 +92,18 @@ def outcomes_seen(outcome_rows: Iterable[Any], limit: int = OUTCOMES_PER_CASE) -
 
 @dataclass(frozen=True)
 class CaseCandidate:
+    """One candidate signature. ``shared_ngrams``/``distinct_ngrams`` (|A∩B| and |B| of the n-gram
+    sets, computed by the database) replace the set arithmetic on ``ngrams`` when given; the
+    candidate's ``ngrams`` are then only needed for the returned cases (``attach_patterns``)."""
+
     project_id: Any
     project_name: str | None
     vector: list[float]
     ngrams: list[str]
     context: dict[str, Any]
     outcomes_seen: list[dict[str, Any]] = field(default_factory=list)
+    shared_ngrams: int | None = None
+    distinct_ngrams: int | None = None
 
     @classmethod
     def from_row(
@@ -166,6 +175,32 @@ def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
     return len(sa & sb) / len(union) if union else 0.0
 
 
+def _sequence(source_set: set[str], cand: CaseCandidate) -> float:
+    if cand.shared_ngrams is None or cand.distinct_ngrams is None:
+        return jaccard(source_set, cand.ngrams)
+    union = len(source_set) + cand.distinct_ngrams - cand.shared_ngrams
+    return cand.shared_ngrams / union if union else 0.0
+
+
+def shared_patterns(case_ngrams: Iterable[str], source_set: set[str], limit: int = 5) -> list[str]:
+    """`key_shared_patterns`: candidate n-grams, in the candidate's order, also in the source; unique."""
+    shared: list[str] = []
+    for gram in case_ngrams:
+        if gram in source_set and gram not in shared:
+            shared.append(gram)
+            if len(shared) >= limit:
+                break
+    return shared
+
+
+def attach_patterns(cases: Sequence[SimilarCase], ngrams_by_project: Mapping[str, Iterable[str]],
+                    source_ngrams: Iterable[str]) -> list[SimilarCase]:
+    """Ranked cases with `key_shared_patterns` from n-grams read for them only (``str(project_id)`` keys)."""
+    source_set = set(source_ngrams)
+    return [replace(c, key_shared_patterns=shared_patterns(ngrams_by_project.get(str(c.case_project_id), ()),
+                                                           source_set)) for c in cases]
+
+
 def context_score(source: Mapping[str, Any], case: Mapping[str, Any]) -> float:
     score = 0.0
     for key, weight in (("budget_bucket", 0.4), ("project_type", 0.3), ("stage_bucket", 0.3)):
@@ -220,7 +255,7 @@ def rank_similar_cases(
     scored: list[tuple[float, int, float, float, float]] = []
     for i, (cand, dist) in enumerate(zip(pool, distances, strict=True)):
         ts = 1.0 / (1.0 + float(dist))
-        seq = jaccard(source_set, cand.ngrams)
+        seq = _sequence(source_set, cand)
         cx = context_score(ctx, cand.context)
         scored.append((clamp(0.6 * ts + 0.3 * seq + 0.1 * cx, 0, 1), i, ts, seq, cx))
     scored.sort(key=lambda item: (-item[0], item[1]))
@@ -229,19 +264,13 @@ def rank_similar_cases(
     padded_src = [float(x) for x in src[0]]
     for sim, i, ts, seq, cx in scored[:top_k]:
         cand = pool[i]
-        shared: list[str] = []
-        for gram in cand.ngrams:
-            if gram in source_set and gram not in shared:
-                shared.append(gram)
-            if len(shared) >= 5:
-                break
         results.append(
             SimilarCase(
                 case_project_id=cand.project_id,
                 case_project_name=cand.project_name,
                 similarity_score=rnd(sim, 4),
                 why_similar=f"time_series={fmt(ts, 3)}, event_sequence={fmt(seq, 3)}, context={fmt(cx, 3)}",
-                key_shared_patterns=shared,
+                key_shared_patterns=shared_patterns(cand.ngrams, source_set),
                 outcomes_seen=list(cand.outcomes_seen),
                 computed_at=now,
                 time_series=rnd(ts, 4),

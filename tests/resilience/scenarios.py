@@ -62,13 +62,15 @@ class ScenarioResult:
     api_503_allowed: int = 0
     api_requests: int = 0
     api_no_answer: int = 0
+    processes_lost: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
     recover_s: list[float] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return (self.records_lost == 0 and self.records_duplicated == 0 and self.runs_left_running == 0
-                and self.api_5xx == 0 and self.api_no_answer == 0)
+                and self.api_5xx == 0 and self.api_no_answer == 0 and not self.processes_lost and not self.problems)
 
     def add_calls(self, counts: dict[str, int]) -> None:
         self.api_requests += counts["requests"]
@@ -325,12 +327,21 @@ def worker_kill(lab: SyncLab, kills: int = 2, wave: int = 2, delay_ms: int = 120
     return result
 
 
-def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recover_timeout: float = 300) -> ScenarioResult:
-    """Restart the private redis-server (nothing persisted: every queue and registry is lost) in the middle of
-    a sync. While it is down the API keeps answering (reads 200, triggers 503 ``queue_unavailable``); once
-    it is back, workers reconnect and a new trigger syncs the project completely."""
+def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recover_timeout: float = 300,
+                  lost_queue: bool = False) -> ScenarioResult:
+    """Restart the private redis-server (nothing persisted: every queue, registry and lock is lost) in the
+    middle of a sync.
+
+    While it is down the API keeps answering (reads 200, a new trigger 503 ``queue_unavailable`` with its
+    ledger row ``failed``/``enqueue_failed``, never stuck ``queued``); once it is back, workers and the
+    scheduler reconnect (the scheduler registers its tick again) and the interrupted sync completes.
+    ``lost_queue`` also loses a job waiting in the queue (no worker was serving it): its ledger row is
+    recovered by the stale reaper and a new trigger syncs the project (minutes: the reaper's grace period).
+    """
     result = ScenarioResult("redis_restart")
     project = lab.new_project("redis")
+    second = lab.new_project("redis-trigger-while-down")
+    queued_project = lab.new_project("redis-lost-queue") if lost_queue else None
     lab.slow_messages(project, delay_ms)
 
     def allowed(call: ApiCall) -> bool:
@@ -339,37 +350,85 @@ def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recove
     with probing(lab, project, result, allowed):
         run_id = lab.trigger(project)
         lab.wait_mid_sync(run_id, project)
+        lost_run = None
+        if queued_project is not None:  # a job waiting in Redis, unserved (its pool is down) when Redis goes
+            for proc in [p for p in lab.stack.procs.values() if p.name.startswith("worker-rest") and p.alive()]:
+                proc.stop()
+            lost_run = _trigger_on(lab, queued_project, "/jobs/embeddings/run")
         in_flight_at_fault = lab.in_flight_ids(JOB_TYPES)
         lab.stack.redis.stop()
         fault_at = time.monotonic()
-        down_trigger = project.api.post("/connectors/chatwoot/sync")
-        result.details["trigger_while_down"] = [down_trigger.status_code if down_trigger else None,
-                                                down_trigger.json().get("error") if down_trigger is not None
-                                                and down_trigger.status_code >= 400 else None]
+        down = second.api.post("/connectors/chatwoot/sync")
+        down_row = lab.stack.rows("SELECT status, error FROM job_runs WHERE project_id = :p "
+                                  "AND job_type = 'chatwoot_sync' ORDER BY id DESC LIMIT 1", p=_uuid(second.id))
+        result.details["trigger_while_down"] = {
+            "status": down.status_code if down is not None else None,
+            "error": down.json().get("error") if down is not None and down.status_code >= 400 else None,
+            "ledger": list(down_row[0]) if down_row else None}
         time.sleep(down_s)
         lab.stack.redis.start()
+        if queued_project is not None:
+            lab.stack.start_worker(",".join(q for q in lab.stack._all_queues() if q not in lab.stack.config.pools),
+                                   name=f"rest-{int(time.time())}")
         lab.clear_faults()
         first = lab.wait_final(run_id, recover_timeout)
         result.details["interrupted_run"] = {"run_id": run_id, "status": first, **_jsonable(lab.run_row(run_id))}
-        status = first
         rerun = None
         if not lab.complete(project):
             rerun = _retrigger_until_final(lab, project, recover_timeout)
-            status = lab.status(rerun) if rerun else None
         result.recover_s.append(time.monotonic() - fault_at)
-        result.details["rerun"] = {"run_id": rerun, "status": status}
+        result.details["rerun"] = {"run_id": rerun, "status": lab.status(rerun) if rerun else None}
+        after = second.api.post("/connectors/chatwoot/sync")
+        result.details["trigger_after"] = after.status_code if after is not None else None
+        if lost_run is not None and queued_project is not None:  # reaped, then a new trigger runs again
+            status = lab.wait_final(lost_run, 1200)
+            again = _trigger_on(lab, queued_project, "/jobs/embeddings/run")
+            result.details["lost_queued_run"] = {"run_id": lost_run, "status": status, "new_run": again,
+                                                 "new_run_status": lab.wait_final(again, 120),
+                                                 "recover_s": round(time.monotonic() - fault_at, 1),
+                                                 **_jsonable(lab.run_row(lost_run))}
+            in_flight_at_fault.append(lost_run)
     lab.verify(project, result)
     result.runs_left_running += lab.settle(in_flight_at_fault, timeout=150)
-    result.details["scheduler_alive"] = lab.stack.procs["scheduler"].alive() if "scheduler" in lab.stack.procs else None
-    result.details["workers_alive"] = [p.name for p in lab.stack.procs.values() if p.alive()]
+    ledger = result.details["trigger_while_down"]["ledger"]
+    if result.details["trigger_while_down"]["status"] != 503 or not ledger or ledger[0] != "failed":
+        result.details["trigger_while_down_wrong"] = True
+        result.runs_left_running += 1 if ledger and ledger[0] in IN_FLIGHT else 0
+    result.details["tick_registered"] = _tick_registered(lab)
+    if not result.details["tick_registered"]:
+        result.problems.append("the scheduler's global tick is not registered again after the restart")
+    if result.details.get("trigger_while_down_wrong"):
+        result.problems.append(f"trigger while Redis is down: {result.details['trigger_while_down']}")
+    result.processes_lost = lab.stack.unexpected_exits()
     return result
 
 
+def _trigger_on(lab: SyncLab, project: Project, path: str) -> int:
+    return int(project.api.ok("POST", path, expect=(202,))["job"]["id"])
+
+
+def _tick_registered(lab: SyncLab, timeout: float = 60) -> bool:
+    """The scheduler's global tick is in rq-scheduler's schedule again (a Redis restarted empty lost it)."""
+    from redis import Redis
+
+    client = Redis.from_url(lab.stack.redis.url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                if client.zscore("rq:scheduler:scheduled_jobs", "platform-scheduler_tick_all") is not None:
+                    return True
+            time.sleep(0.5)
+        return False
+    finally:
+        client.close()
+
+
 def postgres_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120,
-                     recover_timeout: float = 300) -> ScenarioResult:
+                     recover_timeout: float = 300, mode: str = "fast") -> ScenarioResult:
     """Restart the private PostgreSQL (fast shutdown) in the middle of a sync; reads answer 503
     ``database_unavailable`` while it is down, and the run finishes (or is retried) once it is back."""
-    result = ScenarioResult("postgres_restart")
+    result = ScenarioResult("postgres_restart" if mode == "fast" else f"postgres_restart_{mode}")
     project = lab.new_project("postgres")
     lab.slow_messages(project, delay_ms)
 
@@ -381,7 +440,7 @@ def postgres_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120,
         lab.wait_mid_sync(run_id, project)
         in_flight_at_fault = lab.in_flight_ids(JOB_TYPES)
         fault_at = time.monotonic()
-        lab.stack.pg.restart(mode="fast", down_s=down_s)
+        lab.stack.pg.restart(mode=mode, down_s=down_s)
         lab.clear_faults()
         status = lab.wait_final(run_id, recover_timeout)
         result.details["interrupted_run"] = {"run_id": run_id, "status": status, **_jsonable(lab.run_row(run_id))}
@@ -392,6 +451,7 @@ def postgres_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120,
         result.details["rerun"] = {"run_id": rerun, "status": lab.status(rerun) if rerun else None}
     lab.verify(project, result)
     result.runs_left_running += lab.settle(in_flight_at_fault, timeout=150)
+    result.processes_lost = lab.stack.unexpected_exits()
     return result
 
 
@@ -425,7 +485,8 @@ def vendor_faults(lab: SyncLab, burst: int = 2, kinds: tuple[str, ...] = tuple(V
                 rerun = _retrigger_until_final(lab, project, recover_timeout)
             took = time.monotonic() - started
         result.recover_s.append(took)
-        requests = [r for r in lab.emu.requests("chatwoot") if r.get("fault") and f"/{project.account_id}/" in r["path"]]
+        requests = [r for r in lab.emu.requests("chatwoot")
+                    if r.get("fault") and f"/{project.account_id}/" in r["path"]]
         per_kind[kind] = {"run_id": run_id, "status": status, "rerun": rerun, "faults_served": len(requests),
                           "seconds": round(took, 2), **{k: v for k, v in _jsonable(lab.run_row(run_id)).items()
                                                          if k in ("attempt", "error")}}
@@ -435,6 +496,32 @@ def vendor_faults(lab: SyncLab, burst: int = 2, kinds: tuple[str, ...] = tuple(V
     result.details["kinds"] = per_kind
     result.details["burst"] = burst
     return result
+
+
+def load_during_sync(lab: SyncLab, clients: int = 50, duration_s: float = 60.0) -> dict[str, Any]:
+    """``clients`` concurrent UI sessions polling ``/jobs/status`` and reading lists while a sync of their
+    project runs (slowed down to outlast the load); then the sync must still complete its data."""
+    from tests.resilience.load import run_load, unloaded_baseline
+
+    project = lab.new_project("load")
+    baseline = unloaded_baseline(lab.stack.url, project.id)
+    conversations = int(ACCOUNT_SPEC["conversations"])
+    lab.slow_messages(project, int(duration_s * 1000 / (conversations + 5)))
+    run_id = lab.trigger(project)
+    report = run_load(lab.stack.url, project.id, clients=clients, duration_s=duration_s)
+    running_during_load = lab.status(run_id) in IN_FLIGHT
+    lab.clear_faults()
+    status = lab.wait_final(run_id, 300)
+    summary = report.summary()
+    check = ScenarioResult("load_during_sync")
+    lab.verify(project, check)
+    summary.update({"baseline_unloaded": baseline, "sync": {"run_id": run_id, "status": status,
+                                                             "running_during_load": running_during_load,
+                                                             "records_lost": check.records_lost,
+                                                             "records_duplicated": check.records_duplicated}})
+    if baseline["p50_ms"]:
+        summary["p50_ratio_to_unloaded"] = round(summary["p50_ms"] / baseline["p50_ms"], 2)
+    return summary
 
 
 def _retrigger_until_final(lab: SyncLab, project: Project, timeout: float) -> int | None:

@@ -203,6 +203,7 @@ class Proc:
         self.name, self.argv, self.env = name, argv, env
         self.log_path = logdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.killed = False  # ended on purpose (a fault or the teardown), not a crash
 
     def start(self) -> Proc:
         with self.log_path.open("ab") as log_file:
@@ -219,6 +220,7 @@ class Proc:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        self.killed = True
         if self.alive():
             assert self.proc is not None
             os.kill(self.proc.pid, sig)
@@ -226,6 +228,7 @@ class Proc:
                 self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        self.killed = True
         if self.alive():
             assert self.proc is not None
             self.proc.terminate()
@@ -493,6 +496,11 @@ class Stack:
                     self.process_env(), self.logdir).start()
         self.procs[f"worker-{name}"] = proc
         return proc
+
+    def unexpected_exits(self) -> list[str]:
+        """Processes of the stack that ended without being killed or stopped on purpose."""
+        procs = [self.web, *self.procs.values()] if self.web is not None else list(self.procs.values())
+        return [p.name for p in procs if p is not None and not p.killed and not p.alive()]
 
     def workers(self, pool: str) -> list[Proc]:
         return [p for n, p in self.procs.items() if n.startswith(f"worker-{pool}-") and p.alive()]

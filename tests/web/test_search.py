@@ -275,3 +275,32 @@ def test_chroma_down_is_503(api: Api, project: Scope, clean: Runtime) -> None:
     resp = search(api, query="invoice")
     assert resp.status_code == 503 and resp.get_json()["error"] == "vector_store_unavailable"
     assert "127.0.0.1:1" in resp.get_json()["message"]
+
+
+def test_openai_query_embedding_errors_are_502_and_504(api: Api, project: Scope, clean: Runtime) -> None:
+    from bench.rag_harness import with_env
+    from tests.emulators.server import EmulatorServer
+    from web.app import create_app
+
+    with EmulatorServer({"openai": {"key": "sk-test", "dim": 256}}) as emu:
+        rt = with_env(clean, {"EMBEDDINGS_PROVIDER": "openai", "OPENAI_BASE_URL": emu.openai_url,
+                              "OPENAI_API_KEY": "sk-test", "EMBEDDING_DIM": "256", "SEARCH_TIMEOUT_SECONDS": "1"})
+        client = create_app(runtime=rt).test_client()
+        for name in ("sid", "csrf_token"):
+            client.set_cookie(name, api.client.get_cookie(name).value)
+
+        def post() -> Any:
+            return client.post("/search", json={"query": "overdue invoice"}, headers={"x-csrf-token": api.csrf})
+
+        fine = post()
+        body = fine.get_json()
+        assert fine.status_code == 200 and body["embedding_provider"] == "openai" and body["embedding_dim"] == 256
+        assert [r["dense_rank"] for r in body["results"]] == [None]  # no openai vectors yet: lexical only
+        emu.fault("openai", status=500)
+        resp = post()
+        assert resp.status_code == 502 and resp.get_json()["error"] == "embedding_provider_error"
+        emu.fault("openai", delay_ms=2500)
+        resp = post()
+        assert resp.status_code == 504 and resp.get_json()["error"] == "search_timeout"
+        assert len([r for r in emu.requests("openai") if r["path"].endswith("/embeddings")]) == 3  # no retries
+    install(clean)

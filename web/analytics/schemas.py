@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.crm.schemas import field
-from web.validation import Body, Limit, Query
+from web.validation import Body, Limit, Loose, Query
 
 
 class RefreshBody(Body):
-    period_days: Any = field({"type": "integer", "minimum": 1, "maximum": 120}, "default 30; clamped to [1, 120]")
+    period_days: Any = Loose({"type": "integer", "minimum": 1, "maximum": 120}, "default 30; clamped to [1, 120]")
 
 
 class DrilldownQuery(Query):

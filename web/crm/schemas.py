@@ -9,44 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from shared.db.models.business import CrmAccount, CrmOpportunity
-from web.validation import Body, Limit, Query
+from web.validation import Body, Limit, Loose, Query
 
 _STR = {"type": "string"}
 _NUM = {"type": "number"}
 _REFS = {"type": "array", "items": {}}
 
 
-def field(schema: dict[str, Any], description: str = "") -> Any:
-    return Field(default=None, description=description or None, json_schema_extra=schema)
-
-
 class AccountCreateBody(Body):
-    name: Any = field(_STR, "required; at least 2 characters; stored cut to 300")
-    domain: Any = field(_STR)
-    stage: Any = field({"enum": ["prospect", "active", "inactive"]}, "default prospect")
-    owner_username: Any = field(_STR, "default: the session user; empty → null")
-    evidence_refs: Any = field(_REFS)
+    name: Any = Loose(_STR, "required; at least 2 characters; stored cut to 300")
+    domain: Any = Loose(_STR)
+    stage: Any = Loose({"enum": ["prospect", "active", "inactive"]}, "default prospect")
+    owner_username: Any = Loose(_STR, "default: the session user; empty → null")
+    evidence_refs: Any = Loose(_REFS)
 
 
 class OpportunityCreateBody(Body):
-    title: Any = field(_STR, "required")
-    account_id: Any = field({"type": "string", "format": "uuid"}, "required; an account of this project")
-    next_step: Any = field(_STR, "required; at least 4 characters")
-    stage: Any = field({"enum": ["discovery", "qualified", "proposal", "negotiation", "won", "lost"]})
-    amount_estimate: Any = field(_NUM, "default 0, clamped to [0, 1e9]")
-    probability: Any = field(_NUM, "default 0.1, clamped to [0, 1]")
-    expected_close_date: Any = field({"type": "string", "format": "date"})
-    owner_username: Any = field(_STR)
-    evidence_refs: Any = field(_REFS)
+    title: Any = Loose(_STR, "required")
+    account_id: Any = Loose({"type": "string", "format": "uuid"}, "required; an account of this project")
+    next_step: Any = Loose(_STR, "required; at least 4 characters")
+    stage: Any = Loose({"enum": ["discovery", "qualified", "proposal", "negotiation", "won", "lost"]})
+    amount_estimate: Any = Loose(_NUM, "default 0, clamped to [0, 1e9]")
+    probability: Any = Loose(_NUM, "default 0.1, clamped to [0, 1]")
+    expected_close_date: Any = Loose({"type": "string", "format": "date"})
+    owner_username: Any = Loose(_STR)
+    evidence_refs: Any = Loose(_REFS)
 
 
 class StageBody(Body):
-    stage: Any = field({"enum": ["discovery", "qualified", "proposal", "negotiation", "won", "lost"]}, "required")
-    reason: Any = field(_STR)
-    evidence_refs: Any = field(_REFS)
+    stage: Any = Loose({"enum": ["discovery", "qualified", "proposal", "negotiation", "won", "lost"]}, "required")
+    reason: Any = Loose(_STR)
+    evidence_refs: Any = Loose(_REFS)
 
 
 class AccountsQuery(Query):

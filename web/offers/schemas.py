@@ -6,25 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from shared.db.models.business import Offer
-from web.crm.schemas import field
-from web.validation import Body, Limit, Query
+from web.validation import Body, Limit, Loose, Query
 
 _REFS = {"type": "array", "items": {}}
 
 
 class OfferCreateBody(Body):
-    title: Any = field({"type": "string"}, "required")
-    subtotal: Any = field({"type": "number"}, "default 0, clamped to [0, 1e9], 2 dp")
-    discount_pct: Any = field({"type": "number"}, "default 0, clamped to [0, 100], 2 dp")
-    currency: Any = field({"type": "string"}, "default USD")
-    account_id: Any = field({"type": "string", "format": "uuid"})
-    opportunity_id: Any = field({"type": "string", "format": "uuid"})
-    evidence_refs: Any = field(_REFS)
+    title: Any = Loose({"type": "string"}, "required")
+    subtotal: Any = Loose({"type": "number"}, "default 0, clamped to [0, 1e9], 2 dp")
+    discount_pct: Any = Loose({"type": "number"}, "default 0, clamped to [0, 100], 2 dp")
+    currency: Any = Loose({"type": "string"}, "default USD")
+    account_id: Any = Loose({"type": "string", "format": "uuid"})
+    opportunity_id: Any = Loose({"type": "string", "format": "uuid"})
+    evidence_refs: Any = Loose(_REFS)
 
 
 class ApprovalBody(Body):
-    comment: Any = field({"type": "string"}, "at most 2000 characters")
-    evidence_refs: Any = field(_REFS)
+    comment: Any = Loose({"type": "string"}, "at most 2000 characters")
+    evidence_refs: Any = Loose(_REFS)
 
 
 class OffersQuery(Query):

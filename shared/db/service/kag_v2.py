@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ARRAY, Text, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.audit import write_audit_event
@@ -44,6 +43,7 @@ from shared.kag.similarity import (
     CaseCandidate,
     SimilarCase,
     attach_outcomes,
+    attach_patterns,
     rank_similar_cases,
 )
 from shared.scope import Scope
@@ -192,35 +192,71 @@ def get_signature(*, session: Session, scope: Scope, window_days: int) -> CaseSi
     return session.scalar(select(CaseSignature).filter_by(window_days=window_days, **scope.as_filter()))
 
 
-def candidate_signatures(*, session: Session, scope: Scope, window_days: int,
+_PG_CANDIDATES = text("""
+WITH newest AS (
+    SELECT cs.id, cs.project_id, cs.signature_vector, cs.context_json, cs.updated_at,
+           cs.features_json -> 'event_ngrams' AS grams
+    FROM case_signatures cs
+    WHERE cs.account_scope_id = :account_scope_id AND cs.window_days = :window_days AND cs.project_id <> :project_id
+    ORDER BY cs.updated_at DESC, cs.id
+    LIMIT :limit
+)
+SELECT n.project_id, p.name, n.signature_vector, n.context_json, o.shared, o.total
+FROM newest n
+JOIN projects p ON p.id = n.project_id
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE d.g = ANY(:source_ngrams)) AS shared, count(*) AS total
+    FROM (SELECT DISTINCT g FROM jsonb_array_elements_text(n.grams) AS g) AS d
+) AS o
+ORDER BY n.updated_at DESC, n.id
+""").bindparams(bindparam("source_ngrams", type_=ARRAY(Text)))
+
+
+def candidate_signatures(*, session: Session, scope: Scope, window_days: int, source_ngrams: Sequence[str] = (),
                          limit: int = MAX_CANDIDATES) -> list[CaseCandidate]:
     """Signatures of the scope's **other** projects (same window), newest ``limit`` by ``updated_at``.
 
-    Only what the ranking reads is fetched: the vector, the n-grams (``features_json.event_ngrams``)
-    and the context; outcomes are attached to the ranked top_k afterwards. On PostgreSQL the rows
-    come back as one ``json_agg`` document (one JSON parse instead of three per row: the fetch is
-    most of a nearest-case query's time).
+    Only what the ranking reads is fetched. On PostgreSQL the database intersects each candidate's
+    n-gram set with ``source_ngrams`` (``shared_ngrams`` / ``distinct_ngrams``) so the n-grams of 300
+    candidates never cross the wire (fetching and parsing them was most of a nearest-case query);
+    the returned cases' n-grams are read afterwards (``ngrams_for``). SQLite reads them directly.
     """
-    t = CaseSignature
-    where = (t.account_scope_id == scope.account_scope_id, t.window_days == window_days,
-             t.project_id != scope.project_id)
     if session.get_bind().dialect.name == "postgresql":
-        inner = (select(t.project_id, Project.name, t.signature_vector, t.features_json["event_ngrams"].label("ngrams"),
-                        t.context_json, t.updated_at, t.id)
-                 .join(Project, Project.id == t.project_id).where(*where)
-                 .order_by(t.updated_at.desc(), t.id).limit(limit).subquery())
-        item = func.json_build_array(inner.c.project_id, inner.c.name, inner.c.signature_vector, inner.c.ngrams,
-                                     inner.c.context_json)
-        rows = session.scalar(select(func.json_agg(aggregate_order_by(item, inner.c.updated_at.desc(), inner.c.id))))
-    else:
-        rows = [(pid, name, vector, (features or {}).get("event_ngrams"), context) for pid, name, vector, features,
-                context in session.execute(
-                    select(t.project_id, Project.name, t.signature_vector, t.features_json, t.context_json)
-                    .join(Project, Project.id == t.project_id).where(*where)
-                    .order_by(t.updated_at.desc(), t.id).limit(limit))]
+        rows = session.execute(_PG_CANDIDATES, {
+            "account_scope_id": scope.account_scope_id, "window_days": window_days, "project_id": scope.project_id,
+            "limit": limit, "source_ngrams": sorted(set(source_ngrams))})
+        return [CaseCandidate(project_id=str(r.project_id), project_name=r.name,
+                              vector=[float(x) for x in (r.signature_vector or [])], ngrams=[],
+                              context=dict(r.context_json or {}), shared_ngrams=int(r.shared),
+                              distinct_ngrams=int(r.total)) for r in rows]
+    t = CaseSignature
+    stmt = (select(t.project_id, Project.name, t.signature_vector, t.features_json, t.context_json)
+            .join(Project, Project.id == t.project_id)
+            .where(t.account_scope_id == scope.account_scope_id, t.window_days == window_days,
+                   t.project_id != scope.project_id)
+            .order_by(t.updated_at.desc(), t.id).limit(limit))
     return [CaseCandidate(project_id=str(pid), project_name=name, vector=[float(x) for x in (vector or [])],
-                          ngrams=[str(g) for g in (grams or [])], context=dict(context or {}))
-            for pid, name, vector, grams, context in rows or ()]
+                          ngrams=[str(g) for g in ((features or {}).get("event_ngrams") or [])],
+                          context=dict(context or {}))
+            for pid, name, vector, features, context in session.execute(stmt)]
+
+
+def ngrams_for(*, session: Session, account_scope_id: uuid.UUID, window_days: int,
+               project_ids: Sequence[Any]) -> dict[str, list[str]]:
+    """``features_json.event_ngrams`` of a few projects' signatures, keyed by ``str(project_id)``."""
+    ids = [p if isinstance(p, uuid.UUID) else uuid.UUID(str(p)) for p in project_ids]
+    if not ids:
+        return {}
+    t = CaseSignature
+    grams = t.features_json["event_ngrams"] if session.get_bind().dialect.name == "postgresql" else t.features_json
+    rows = session.execute(select(t.project_id, grams).where(t.account_scope_id == account_scope_id,
+                                                            t.window_days == window_days, t.project_id.in_(ids)))
+    out: dict[str, list[str]] = {}
+    for project_id, value in rows:
+        if isinstance(value, Mapping):  # SQLite: the whole features_json
+            value = value.get("event_ngrams")
+        out[str(project_id)] = [str(g) for g in (value or [])]
+    return out
 
 
 @dataclass
@@ -238,14 +274,20 @@ def similar_cases(*, session: Session, scope: Scope, window_days: int, top_k: in
                                                                    window_days=window_days)
     if source is None:
         return SimilarCases(None)
-    candidates = candidate_signatures(session=session, scope=scope, window_days=window_days)
+    source_ngrams = [str(g) for g in ((getattr(source, "features_json", None) or {}).get("event_ngrams") or [])]
+    candidates = candidate_signatures(session=session, scope=scope, window_days=window_days,
+                                      source_ngrams=source_ngrams)
     ranked = rank_similar_cases({"project_id": str(scope.project_id),
                                  "signature_vector": getattr(source, "signature_vector", None) or [],
-                                 "features_json": getattr(source, "features_json", None) or {},
+                                 "features_json": {"event_ngrams": source_ngrams},
                                  "context_json": getattr(source, "context_json", None) or {}},
                                 candidates, now, top_k=top_k)
-    outcomes = recent_outcomes(session=session, account_scope_id=scope.account_scope_id,
-                               project_ids=[c.case_project_id for c in ranked])
+    ids = [c.case_project_id for c in ranked]
+    if any(c.shared_ngrams is not None for c in candidates):
+        grams = ngrams_for(session=session, account_scope_id=scope.account_scope_id, window_days=window_days,
+                           project_ids=ids)
+        ranked = attach_patterns(ranked, grams, source_ngrams)
+    outcomes = recent_outcomes(session=session, account_scope_id=scope.account_scope_id, project_ids=ids)
     return SimilarCases(source, attach_outcomes(ranked, outcomes))
 
 

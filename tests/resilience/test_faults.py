@@ -1,0 +1,70 @@
+"""The fault suite, short form: the whole stack on a private PostgreSQL and Redis, faults injected.
+
+One stack for the module (gunicorn web, ``python -m workers`` processes, the scheduler, Chroma, the vendor
+emulators): worker ``kill -9`` mid-sync, Redis restart, PostgreSQL restart, vendor 429/5xx/timeout/malformed
+bursts, and the UI load while a sync runs. Each asserts no record lost or duplicated, no run left in
+flight, no API 5xx beyond the spec's outage answers. The long form (10 kills, bigger bursts, a PostgreSQL
+crash) is ``bench/resilience.py`` / ``KEEL_RESILIENCE_LONG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.resilience import scenarios
+from tests.resilience.conftest import stack_missing
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(stack_missing() is not None, reason=str(stack_missing()))]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[scenarios.SyncLab]:
+    with scenarios.sync_lab(accounts=16) as lab:
+        yield lab
+
+
+def check(result: scenarios.ScenarioResult) -> None:
+    report = result.as_dict()
+    report["details"].pop("projects", None)
+    print(json.dumps(report, indent=1, default=str))
+    assert result.passed, json.dumps(report, default=str)
+
+
+def test_worker_killed_mid_sync_loses_nothing(lab: scenarios.SyncLab) -> None:
+    result = scenarios.worker_kill(lab, kills=2, wave=2)
+    check(result)
+    assert result.details["kills_not_mid_sync"] == 0
+
+
+def test_redis_restart_keeps_the_api_up_and_the_data_whole(lab: scenarios.SyncLab) -> None:
+    result = scenarios.redis_restart(lab)
+    check(result)
+    assert result.details["trigger_while_down"]["error"] == "queue_unavailable"
+
+
+def test_postgres_restart_mid_sync_recovers(lab: scenarios.SyncLab) -> None:
+    check(scenarios.postgres_restart(lab))
+
+
+def test_vendor_fault_bursts_are_retried_to_completion(lab: scenarios.SyncLab) -> None:
+    result = scenarios.vendor_faults(lab, burst=2)
+    check(result)
+    assert all(k["faults_served"] >= 1 for k in result.details["kinds"].values())
+
+
+def test_status_polling_under_load_while_a_sync_runs(lab: scenarios.SyncLab) -> None:
+    summary = scenarios.load_during_sync(lab, clients=50, duration_s=5)
+    print(json.dumps(summary, indent=1))
+    assert summary["errors"] == 0, summary["error_detail"]
+    assert summary["requests"] > 50
+    assert summary["sync"]["status"] == "ok" and summary["sync"]["records_lost"] == 0
+
+
+@pytest.mark.long
+def test_long_form(lab: scenarios.SyncLab) -> None:
+    for result in (scenarios.worker_kill(lab, kills=10, wave=5), scenarios.postgres_restart(lab, mode="immediate"),
+                   scenarios.vendor_faults(lab, burst=5)):
+        check(result)
