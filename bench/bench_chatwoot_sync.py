@@ -15,8 +15,9 @@ Both runs are in the same invocation on the same machine; the ratio is sync mess
 messages/s. Two sizes show that the worker's peak RSS is flat in the number of messages (pages are
 streamed; nothing holds the whole set).
 
-Usage: ``.venv/bin/python bench/bench_chatwoot_sync.py [--conversations 1000] [--sizes 50,100]``
-(messages per conversation; the first size × conversations must be ≥ 100k for the headline figure).
+Usage: ``.venv/bin/python bench/bench_chatwoot_sync.py [--conversations 1000] [--sizes 100,50] [--repeat 2]``
+(messages per conversation; the largest size is the headline figure and must be ≥ 100k messages). Each
+mode runs ``repeat`` times, alternating, and its best rate counts.
 Results: ``bench/results/chatwoot_sync.json``.
 """
 
@@ -183,19 +184,29 @@ def run_child(mode: str, env: dict[str, str]) -> dict[str, Any]:
     raise RuntimeError(f"{mode} child failed ({proc.returncode}): {proc.stderr[-3000:]}")
 
 
-def measure(conversations: int, per_conversation: int) -> dict[str, Any]:
+def measure(conversations: int, per_conversation: int, repeat: int) -> dict[str, Any]:
+    """Each mode ``repeat`` times, alternating, each run on a fresh database; the best rate of each mode counts
+    (noise on a shared machine only ever slows a run down)."""
     from tests.emulators import EmulatorServer
 
     spec = {"account_id": ACCOUNT_ID, "conversations": conversations,
             "messages_per_conversation": per_conversation, "now": int(time.time()), "span_days": 300}
     out: dict[str, Any] = {"conversations": conversations, "messages_per_conversation": per_conversation,
-                           "messages": conversations * per_conversation}
+                           "messages": conversations * per_conversation, "repeat": repeat}
+    samples: dict[str, list[dict[str, Any]]] = {"bare": [], "sync": []}
     with EmulatorServer({"chatwoot": {"token": TOKEN, "generate": spec}}) as emu:
-        for mode in ("bare", "sync"):  # each on its own fresh database
-            with isolated_env(CHATWOOT_BASE_URL=emu.chatwoot_url, **SYNC_ENV) as env:
-                out[mode] = run_child(mode, env)
-                out[mode]["messages_per_s"] = round(out[mode]["messages"] / out[mode]["seconds"], 1)
-    out["sync"]["connector_messages_per_s"] = round(out["sync"]["messages"] / out["sync"]["connector_seconds"], 1)
+        for _ in range(repeat):
+            for mode in ("bare", "sync"):
+                with isolated_env(CHATWOOT_BASE_URL=emu.chatwoot_url, **SYNC_ENV) as env:
+                    sample = run_child(mode, env)
+                sample["messages_per_s"] = round(sample["messages"] / sample["seconds"], 1)
+                if mode == "sync":
+                    sample["connector_messages_per_s"] = round(sample["messages"] / sample["connector_seconds"], 1)
+                samples[mode].append(sample)
+    for mode, runs in samples.items():
+        out[mode] = max(runs, key=lambda r: r["messages_per_s"])
+        out[mode]["all_messages_per_s"] = [r["messages_per_s"] for r in runs]
+        out[mode]["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     out["ratio"] = round(out["sync"]["messages_per_s"] / out["bare"]["messages_per_s"], 3)
     out["connector_ratio"] = round(out["sync"]["connector_messages_per_s"] / out["bare"]["messages_per_s"], 3)
     return out
@@ -206,11 +217,12 @@ def main() -> int:
     parser.add_argument("--child", choices=("sync", "bare"))
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--sizes", default="100,50", help="messages per conversation, comma separated")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per mode and size (the best counts)")
     args = parser.parse_args()
     if args.child:
         child_main(args.child)
         return 0
-    runs = [measure(args.conversations, int(n)) for n in args.sizes.split(",")]
+    runs = [measure(args.conversations, int(n), max(1, args.repeat)) for n in args.sizes.split(",")]
     headline = max(runs, key=lambda r: r["messages"])
     write_results("chatwoot_sync", {
         "target_ratio": TARGET, "ratio": headline["ratio"], "messages": headline["messages"],

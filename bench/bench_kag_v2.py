@@ -12,22 +12,29 @@ Measured (in process, the code a worker runs, one worker):
   ranks its similar cases against the stored signatures); also `logit_v1` (one fit per account
   scope, then the 24 h cache);
 - **nearest-case query**: the read-only ranking `GET /kag/similar-cases` performs, as a service call
-  over random projects and through the real Flask app (test client, logged in).
-Time is measured in one pass; peak memory (tracemalloc: Python heap allocated during the stage, and
-the process max RSS) in a second, idempotent pass so tracing does not inflate the timings.
+  over random projects and through the real Flask app (test client, logged in). Baseline, same run and
+  data: the straightforward query that fetches every candidate's n-grams and intersects them in Python
+  (what the SQLite path does); Keel's PostgreSQL path intersects them in SQL and reads the n-grams and
+  outcomes of the returned cases only.
+Time is measured in one pass; peak memory in a second, idempotent pass run by a fresh child process
+(so neither tracing inflates the timings nor the seeding's allocations the peak): the Python heap
+peak during the stage (tracemalloc) and the child's peak RSS (``VmHWM``), next to its RSS before the
+stage (interpreter, imports, runtime).
 
 Usage: ``.venv/bin/python bench/bench_kag_v2.py [--projects 1000] [--queries 500]``.
-Results: ``bench/results/kag_v2.json``.
+Results: ``bench/results/kag_v2.json`` (plumbing: ``bench/common.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -42,20 +49,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.rag_harness import write_result  # noqa: E402
+from bench.common import OPERATOR, isolated_env, percentiles, write_results  # noqa: E402
 from jobs.kag import handlers_v2  # noqa: E402
 from jobs.kag.scores import compute_scores  # noqa: E402
 from jobs.kag.signals import SignalState, process_events  # noqa: E402
 from jobs.kag.snapshots import build_snapshot, derive_outcomes  # noqa: E402
 from shared.config import Settings  # noqa: E402
-from shared.db.migrate import upgrade  # noqa: E402
 from shared.db.service import kag_v2 as svc  # noqa: E402
 from shared.db.service.business_inputs import table  # noqa: E402
+from shared.kag.similarity import CaseCandidate, attach_outcomes, rank_similar_cases  # noqa: E402
 from shared.runtime import Runtime, install  # noqa: E402
 from shared.scope import Scope  # noqa: E402
-from tests.support import claim_redis_db, create_pg_database, drop_pg_database, release_redis_db  # noqa: E402
 
-USER, PASSWORD = "bench", "bench-password-123"
 TARGET_P95_MS = 50.0
 HISTORY_DAYS = 21
 NAMES = ("Website redesign", "Support retainer", "Growth sprint", "CRM migration", "Payments integration",
@@ -65,22 +70,14 @@ log = logging.getLogger("bench.kag_v2")
 
 
 @contextmanager
-def stack(extra_env: dict[str, str] | None = None) -> Iterator[Runtime]:
-    db_name, db_url = create_pg_database()
-    owner = f"bench:{os.getpid()}:{uuid.uuid4()}"
-    number = claim_redis_db(owner)
-    base = os.environ.get("KEEL_TEST_REDIS", "redis://127.0.0.1:6379")
-    env = {"DATABASE_URL": db_url, "REDIS_URL": f"{base}/{number}", "AUTH_CREDENTIALS": f"{USER}:{PASSWORD}",
-           "APP_ENV": "test", "LOG_LEVEL": "error", "SESSION_SECRET": "bench-secret-" + "x" * 32,
-           "RQ_DASHBOARD_ENABLED": "false", **(extra_env or {})}
-    rt = install(Runtime(Settings.from_env(env)))
-    try:
-        upgrade(rt.engine)
-        yield rt
-    finally:
-        rt.close()
-        release_redis_db(number, owner)
-        drop_pg_database(db_name)
+def stack(**extra_env: str) -> Iterator[tuple[Runtime, dict[str, str]]]:
+    """A private migrated database and Redis db (``bench.common.isolated_env``) and its runtime."""
+    with isolated_env(LOG_LEVEL="error", **extra_env) as env:
+        rt = install(Runtime(Settings.from_env(env)))
+        try:
+            yield rt, env
+        finally:
+            rt.close()
 
 
 # --- a simulated history per project ------------------------------------------------------------------
@@ -190,35 +187,89 @@ def run_stage(fn: Callable[[Scope, dict, logging.Logger], dict], scopes: list[Sc
     return time.perf_counter() - started
 
 
-def traced_peak(stage: Callable[[], Any]) -> dict[str, float]:
+STAGES_BY_NAME = {"rebuild": "case_signatures_refresh", "forecast": "kag_v2_forecast_refresh"}
+
+
+def _vm_kb(field: str) -> float:
+    """``/proc/self/status`` ``VmHWM`` (peak) or ``VmRSS`` in MB: per address space, so it starts afresh
+    in the exec'd child (``ru_maxrss`` would carry the parent's peak over)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def child_stage(stage: str) -> None:
+    """In a fresh interpreter (env from the parent): run one stage over every project, print memory."""
+    from sqlalchemy import select
+
+    from shared.db.models.platform import Project
+
+    rt = install(Runtime(Settings.from_env(os.environ)))
+    with rt.session() as s:
+        scopes = [Scope(p.id, p.account_scope_id) for p in s.scalars(select(Project).order_by(Project.created_at))]
+    before = _vm_kb("VmRSS")
+    fn = getattr(handlers_v2, STAGES_BY_NAME[stage])
     tracemalloc.start()
-    try:
-        stage()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return {"tracemalloc_peak_mb": round(peak / 2**20, 1),
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    run_stage(fn, scopes)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({"tracemalloc_peak_mb": round(peak / 2**20, 1), "peak_rss_mb": _vm_kb("VmHWM"),
+                      "rss_before_stage_mb": before}))
 
 
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"n": len(ordered), "p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2), "p99_ms": round(q[98], 2),
-            "max_ms": round(ordered[-1], 2)}
+def stage_memory(env: dict[str, str], stage: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", stage], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def query_latency(rt: Runtime, scopes: list[Scope], queries: int, now: datetime) -> dict[str, Any]:
+def latency(samples_ms: list[float]) -> dict[str, float]:
+    out = percentiles(samples_ms, points=(50, 95, 99))
+    return {"n": len(samples_ms), "p50_ms": out["p50"], "p95_ms": out["p95"], "p99_ms": out["p99"],
+            "max_ms": out["max"]}
+
+
+def naive_similar_cases(session: Any, scope: Scope, now: datetime) -> list[Any]:
+    """Baseline: fetch every candidate's full n-gram list and intersect the sets in Python."""
+    from sqlalchemy import select
+
+    from shared.db.models.kag_v2 import CaseSignature
+    from shared.db.models.platform import Project
+
+    source = svc.get_signature(session=session, scope=scope, window_days=14)
+    t = CaseSignature
+    rows = session.execute(select(t.project_id, Project.name, t.signature_vector, t.features_json, t.context_json)
+                           .join(Project, Project.id == t.project_id)
+                           .where(t.account_scope_id == scope.account_scope_id, t.window_days == 14,
+                                  t.project_id != scope.project_id)
+                           .order_by(t.updated_at.desc(), t.id).limit(300))
+    candidates = [CaseCandidate(str(pid), name, [float(x) for x in vector], list(features.get("event_ngrams") or []),
+                                dict(context)) for pid, name, vector, features, context in rows]
+    ranked = rank_similar_cases(source, candidates, now, top_k=5)
+    outcomes = svc.recent_outcomes(session=session, account_scope_id=scope.account_scope_id,
+                                   project_ids=[c.case_project_id for c in ranked])
+    return attach_outcomes(ranked, outcomes)
+
+
+def query_latency(rt: Runtime, scopes: list[Scope], queries: int, now: datetime) -> tuple[dict, dict]:
+    """Keel's query and the baseline, interleaved on the same random projects (same load for both)."""
     rng = random.Random(11)
-    samples, found = [], []
+    keel, naive, found, same = [], [], [], 0
     for _ in range(queries):
         scope = rng.choice(scopes)
         started = time.perf_counter()
         with rt.session() as s:
             result = svc.similar_cases(session=s, scope=scope, window_days=14, top_k=5, now=now)
-        samples.append((time.perf_counter() - started) * 1000)
+        keel.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        with rt.session() as s:
+            baseline = naive_similar_cases(s, scope, now)
+        naive.append((time.perf_counter() - started) * 1000)
         found.append(len(result.cases))
-    return {**percentiles(samples), "cases_returned_mean": round(statistics.mean(found), 2)}
+        same += [c.to_row() for c in result.cases] == [c.to_row() for c in baseline]
+    return ({**latency(keel), "cases_returned_mean": round(statistics.mean(found), 2),
+             "identical_to_baseline": same == queries}, latency(naive))
 
 
 def http_latency(rt: Runtime, scopes: list[Scope], queries: int) -> dict[str, Any]:
@@ -226,7 +277,7 @@ def http_latency(rt: Runtime, scopes: list[Scope], queries: int) -> dict[str, An
 
     app = create_app(runtime=rt)
     client = app.test_client()
-    assert client.post("/auth/login", json={"username": USER, "password": PASSWORD}).status_code == 200
+    assert client.post("/auth/login", json={"username": OPERATOR[0], "password": OPERATOR[1]}).status_code == 200
     csrf = client.get_cookie("csrf_token").value
     rng = random.Random(12)
     samples = []
@@ -239,16 +290,20 @@ def http_latency(rt: Runtime, scopes: list[Scope], queries: int) -> dict[str, An
         resp = client.get("/kag/similar-cases?window_days=14&top_k=5")
         samples.append((time.perf_counter() - started) * 1000)
         assert resp.status_code == 200 and resp.get_json()["signature_status"] == "ok", resp.get_json()
-    return percentiles(samples)
+    return latency(samples)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--child", choices=sorted(STAGES_BY_NAME), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child_stage(args.child)
+        return 0
     now = datetime.now(UTC).replace(microsecond=0)
-    with stack() as rt:
+    with stack() as (rt, env):
         t0 = time.perf_counter()
         scopes = seed(rt, args.projects, now)
         seed_s = time.perf_counter() - t0
@@ -258,16 +313,16 @@ def main() -> int:
         print(f"similarity rebuild (3 windows) x{args.projects}: {rebuild_s:.1f}s", flush=True)
         forecast_s = run_stage(handlers_v2.kag_v2_forecast_refresh, scopes)
         print(f"forecast rules_v1 x{args.projects}: {forecast_s:.1f}s", flush=True)
-        query = query_latency(rt, scopes, args.queries, now)
-        print(f"nearest-case query (service): {query}", flush=True)
+        query, baseline = query_latency(rt, scopes, args.queries, now)
+        print(f"nearest-case query (service): {query}; baseline {baseline}", flush=True)
         http = http_latency(rt, scopes, min(args.queries, 300))
         print(f"nearest-case query (HTTP): {http}", flush=True)
 
-        rebuild_mem = traced_peak(lambda: run_stage(handlers_v2.case_signatures_refresh, scopes))
-        forecast_mem = traced_peak(lambda: run_stage(handlers_v2.kag_v2_forecast_refresh, scopes))
+        rebuild_mem = stage_memory(env, "rebuild")
+        forecast_mem = stage_memory(env, "forecast")
         print(f"memory: rebuild {rebuild_mem}, forecast {forecast_mem}", flush=True)
 
-    with stack({"KAG_FORECAST_MODEL": "logit_v1"}) as rt:
+    with stack(KAG_FORECAST_MODEL="logit_v1") as (rt, _env):
         scopes = seed(rt, args.projects, now)
         run_stage(handlers_v2.case_signatures_refresh, scopes)
         started = time.perf_counter()
@@ -280,6 +335,22 @@ def main() -> int:
               flush=True)
 
     n = args.projects
+    ratio = round(baseline["p95_ms"] / query["p95_ms"], 2) if query["p95_ms"] else 0.0
+    figures = [
+        {"figure": f"kag_v2: nearest-case query p95 ({n} projects, service)", "value": query["p95_ms"], "unit": "ms",
+         "baseline": f"fetch all n-grams, same run: {baseline['p95_ms']} ms", "ratio": ratio,
+         "target": f"<= {TARGET_P95_MS:g} ms", "meets": query["p95_ms"] <= TARGET_P95_MS},
+        {"figure": f"kag_v2: GET /kag/similar-cases p95 ({n} projects, in-process app)", "value": http["p95_ms"],
+         "unit": "ms", "baseline": None, "ratio": None, "target": f"<= {TARGET_P95_MS:g} ms",
+         "meets": http["p95_ms"] <= TARGET_P95_MS},
+        {"figure": f"kag_v2: similarity rebuild, 3 windows x {n} projects", "value": round(rebuild_s, 2), "unit": "s",
+         "baseline": None, "ratio": None, "target": None, "meets": None},
+        {"figure": f"kag_v2: forecast rules_v1 x {n} projects", "value": round(forecast_s, 2), "unit": "s",
+         "baseline": None, "ratio": None, "target": None, "meets": None},
+        {"figure": "kag_v2: stage peak memory (rebuild / forecast, Python heap)",
+         "value": max(rebuild_mem["tracemalloc_peak_mb"], forecast_mem["tracemalloc_peak_mb"]), "unit": "MB",
+         "baseline": None, "ratio": None, "target": None, "meets": None},
+    ]
     payload = {
         "projects": n, "account_scopes": 1, "history_days": HISTORY_DAYS, "seed_s": round(seed_s, 1),
         "similarity_rebuild": {"windows": [7, 14, 30], "total_s": round(rebuild_s, 2),
@@ -290,11 +361,13 @@ def main() -> int:
                               "per_project_ms": round(logit_s / n * 1000, 2), "models_used": sorted(used),
                               "fitted_types": sorted(t for t, m in models.items() if m is not None)},
         "nearest_case_query_service": query,
+        "nearest_case_query_baseline": baseline,
         "nearest_case_query_http": http,
         "target_p95_ms": TARGET_P95_MS,
         "meets_target": query["p95_ms"] <= TARGET_P95_MS and http["p95_ms"] <= TARGET_P95_MS,
+        "figures": figures,
     }
-    path = write_result("kag_v2.json", payload)
+    path = write_results("kag_v2", payload)
     print(f"wrote {path}")
     return 0 if payload["meets_target"] else 1
 

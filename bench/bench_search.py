@@ -7,7 +7,8 @@ project, each 1–3 bilingual demo-style messages joined. Vectors: every distinc
 once by the real local model (USE multilingual), and a chunk's vector is the normalised sum of its
 messages' vectors — the local model encoding 100k chunks one by one would take far longer than the
 benchmark itself on this box, and search latency does not depend on how the vectors were made.
-Rows are written ``ready`` in bulk with the same columns ``sync_source_chunks`` computes.
+Rows are written ``ready`` in bulk with the same columns ``sync_source_chunks`` computes, then the
+keyword statistics are refreshed as the embeddings job would.
 
 Measured, interleaved query by query with the labelled evaluation queries (English and Russian):
 - Keel: ``POST /search`` over HTTP to gunicorn with the production settings (session + CSRF, hybrid
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "lexical"))
     args = parser.parse_args(argv)
     from bench.search_eval_set import QUERIES
+    from shared.db.service.rag import refresh_term_stats
     from shared.embeddings import active_provider
 
     timings: dict[str, float] = {}
@@ -170,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         timings["encode_distinct_messages_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         ids = insert_rows(rt, scope, texts, (provider.name, provider.model, provider.dim))
+        with rt.transaction() as s:  # what the embeddings job does once chunks became ready
+            refresh_term_stats(s, scope)
         with rt.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE rag_chunks")
         timings["insert_rows_s"] = round(time.perf_counter() - t0, 1)

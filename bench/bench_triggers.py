@@ -1,8 +1,8 @@
 """Benchmark: trigger endpoint requests/s vs a bare Flask route doing one Redis call (issue 3: ratio ≥ 0.7).
 
-Both apps run under gunicorn with the production settings (``web/gunicorn_conf.py``, 2 sync workers) in
-the same run, driven by the same closed-loop client (2 processes × 4 threads, one connection per
-request, as gunicorn's sync workers close them). The trigger requests are ``POST /jobs/<c>/sync`` with a
+Both apps run under gunicorn with the production settings (``web/gunicorn_conf.py``: 2 workers ×
+4 threads, ``gthread``) in the same run, driven by the same closed-loop client (2 processes × 4 threads,
+one connection per request). The trigger requests are ``POST /jobs/<c>/sync`` with a
 session cookie and CSRF header, each for a (project, connector) pair not yet in flight, so every one
 does the full work: session + scope, CSRF, binding and effective mode, the ``job_runs`` row with its
 audit row in one transaction, and the RQ enqueue. A second round repeats them while they are in
@@ -96,28 +96,27 @@ def main() -> int:
     extra = tuple(args.gunicorn_arg)
     per_round = max(3, args.requests // len(CONNECTORS))
     rounds: list[dict] = []
-    with isolated_env(LOG_LEVEL="warning") as env:
-        with Server("web.app:create_app()", env, args=extra) as keel, \
+    with isolated_env(LOG_LEVEL="warning") as env, Server("web.app:create_app()", env, args=extra) as keel, \
                 Server("bench.bench_triggers:bare_app()", env, args=extra) as bare:
-            bare_requests = [Request("POST", "/bare", {"Content-Length": "0"})] * (per_round * len(CONNECTORS))
-            warm = make_sessions(env, 20)
-            load(keel.port, trigger_requests(warm))
-            load(bare.port, bare_requests[:100])
-            for _ in range(args.rounds):
-                requests = trigger_requests(make_sessions(env, per_round))
-                fresh = load(keel.port, requests)
-                baseline = load(bare.port, bare_requests)
-                dedupe = load(keel.port, requests)
-                assert set(fresh.statuses) == {202} and set(dedupe.statuses) == {202}, (fresh.statuses,
-                                                                                        dedupe.statuses)
-                rounds.append({"trigger": fresh.summary(), "bare": baseline.summary(),
-                               "trigger_deduplicated": dedupe.summary(),
-                               "ratio": round(fresh.rps / baseline.rps, 3),
-                               "ratio_deduplicated": round(dedupe.rps / baseline.rps, 3)})
+        bare_requests = [Request("POST", "/bare", {"Content-Length": "0"})] * (per_round * len(CONNECTORS))
+        warm = make_sessions(env, 20)
+        load(keel.port, trigger_requests(warm))
+        load(bare.port, bare_requests[:100])
+        for _ in range(args.rounds):
+            requests = trigger_requests(make_sessions(env, per_round))
+            fresh = load(keel.port, requests)
+            baseline = load(bare.port, bare_requests)
+            dedupe = load(keel.port, requests)
+            assert set(fresh.statuses) == {202} and set(dedupe.statuses) == {202}, (fresh.statuses,
+                                                                                    dedupe.statuses)
+            rounds.append({"trigger": fresh.summary(), "bare": baseline.summary(),
+                           "trigger_deduplicated": dedupe.summary(),
+                           "ratio": round(fresh.rps / baseline.rps, 3),
+                           "ratio_deduplicated": round(dedupe.rps / baseline.rps, 3)})
     best = max(rounds, key=lambda r: r["ratio"])
     path = write_results("triggers", {
         "target_ratio": TARGET, "ratio": best["ratio"], "ratio_deduplicated": best["ratio_deduplicated"],
-        "gunicorn": {"workers": 2, "worker_class": "sync", "config": "web/gunicorn_conf.py"},
+        "gunicorn": {"workers": 2, "config": "web/gunicorn_conf.py", "extra_args": list(extra)},
         "client": {"processes": 2, "threads_per_process": 4, "connection_per_request": True},
         "rounds": rounds,
     })

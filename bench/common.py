@@ -49,9 +49,9 @@ def base_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def isolated_env(**extra: str) -> Iterator[dict[str, str]]:
     """A migrated private PostgreSQL database and a claimed Redis db, as an environment dict."""
+    from shared.config import Settings
     from shared.db.migrate import upgrade
     from shared.runtime import Runtime
-    from shared.config import Settings
     from tests.support import claim_redis_db, create_pg_database, drop_pg_database, release_redis_db
 
     owner = f"bench:{os.getpid()}:{uuid.uuid4()}"
@@ -90,8 +90,8 @@ class Server:
 
     def __enter__(self) -> Server:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        self.proc = subprocess.Popen([gunicorn, "-c", "web/gunicorn_conf.py", *self.args, self.app], cwd=ROOT, env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [gunicorn, "-c", "web/gunicorn_conf.py", *self.args, self.app]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -224,7 +224,27 @@ class Timer:
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    """Where the figures come from; the load average says how much else the machine was doing."""
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu_model": _cpu_model(),
+            "memory_gb": _memory_gb(), "platform": platform.platform(),
+            "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:

@@ -74,7 +74,7 @@ def evaluate(rt: Any, projects: dict[str, Any], queries: tuple[Query, ...] = QUE
             req = engine.SearchRequest(query=q.text, top_k=top_k, mode=mode, source_types=("chatwoot_message",))
             started = time.perf_counter()
             with rt.session() as s:
-                results = engine.search(s, rt.vectors, provider, scope, req, settings)
+                results = engine.search(s, rt.vectors, provider, scope, req, settings, sessions=rt.sessions)
             timings.append(time.perf_counter() - started)
             return [r["id"] for r in results]
 

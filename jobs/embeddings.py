@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from jobs.context import report_progress
 from shared.db.service import rag as svc
-from shared.embeddings import EmbeddingProvider, ProviderUnavailable, active_provider
+from shared.embeddings import EmbeddingBatch, EmbeddingProvider, ProviderUnavailable, active_provider
 from shared.errors import JobSkipped, is_permanent
 from shared.normalize import env_bool, env_int
 from shared.runtime import current
@@ -25,6 +28,7 @@ from shared.scope import Scope
 from shared.vectors import VectorCollection, VectorStoreUnavailable, chunk_metadata
 
 GC_PAGE = 1000
+WRITE_GROUP = 4  # claimed batches written to Chroma and the database together
 
 
 @dataclass(frozen=True)
@@ -53,15 +57,13 @@ class BatchOutcome:
     ready: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, claimed text_hash)
     failed: dict[str, str] = field(default_factory=dict)  # chunk id -> embedding_error code
     response_model: str | None = None
+    marked_ready: int = 0  # rows actually moved to ready / failed (a row edited meanwhile is not)
+    marked_failed: int = 0
 
 
-def embed_and_store(provider: EmbeddingProvider, collection: VectorCollection,
-                    claimed: Sequence[svc.ClaimedChunk], project_id: Any) -> BatchOutcome:
-    """Embed the claimed texts (validated, L2-normalised) and upsert the valid vectors by chunk id.
-
-    Raises what the provider or the store raises for the batch as a whole.
-    """
-    batch = provider.embed_batch([c.text for c in claimed])
+def store_batch(collection: VectorCollection, claimed: Sequence[svc.ClaimedChunk], batch: EmbeddingBatch,
+                project_id: Any) -> BatchOutcome:
+    """Upsert the valid vectors of an embedded batch by chunk id; raises what the store raises."""
     ok = batch.ok_indexes
     if ok:
         collection.upsert([claimed[i].id for i in ok], batch.vectors[ok],
@@ -69,6 +71,12 @@ def embed_and_store(provider: EmbeddingProvider, collection: VectorCollection,
     return BatchOutcome(ready=[(claimed[i].id, claimed[i].text_hash) for i in ok],
                         failed={claimed[i].id: code for i, code in batch.errors.items()},
                         response_model=batch.response_model)
+
+
+def embed_and_store(provider: EmbeddingProvider, collection: VectorCollection,
+                    claimed: Sequence[svc.ClaimedChunk], project_id: Any) -> BatchOutcome:
+    """Embed the claimed texts (validated, L2-normalised) and upsert the valid vectors by chunk id."""
+    return store_batch(collection, claimed, provider.embed_batch([c.text for c in claimed]), project_id)
 
 
 def resolve_provider(environ: Mapping[str, str]) -> EmbeddingProvider:
@@ -91,31 +99,62 @@ def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) ->
         reset = svc.reset_failed(s, scope) if params.get("retry_failed") is True else 0
         total = svc.count_pending(s, scope, model=fill_model)
     collection = rt.vectors.collection(scope.project_id, provider.model_key)
-    processed = failed = batches = 0
+    counts = {"processed": 0, "failed": 0, "batches": 0}
     response_model = None
-    for _ in range(cfg.max_batches):
-        with rt.transaction() as s:
-            claimed = svc.claim_batch(s, scope, limit=cfg.batch_size, model=fill_model)
-        if not claimed:
-            break
-        batches += 1
-        try:
-            outcome = embed_and_store(provider, collection, claimed, scope.project_id)
-        except Exception as exc:
-            _release(scope, claimed, exc, cfg)
-            raise
-        with rt.transaction() as s:
-            processed += svc.mark_ready(s, scope, chunks=outcome.ready, model=model)
-            failed += svc.mark_failed(s, scope, errors=outcome.failed)
+
+    def collect(done: Future[BatchOutcome]) -> None:
+        nonlocal response_model
+        outcome = done.result()
+        counts["processed"] += outcome.marked_ready
+        counts["failed"] += outcome.marked_failed
         response_model = outcome.response_model or response_model
-        report_progress(processed + failed, max(total, processed + failed), batches=batches,
-                        processed=processed, failed=failed)
-    with rt.session() as s:
+        finished = counts["processed"] + counts["failed"]
+        report_progress(finished, max(total, finished), batches=counts["batches"], processed=counts["processed"],
+                        failed=counts["failed"])
+
+    # Pipeline: while one thread writes a group of batches (one Chroma upsert, then the rows), this one
+    # claims and encodes the next ones, so the model is busy all the time; grouping halves Chroma's work.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings-writer")
+    in_flight: Future[BatchOutcome] | None = None
+    group: list[tuple[list[svc.ClaimedChunk], EmbeddingBatch]] = []
+    try:
+        for n in range(cfg.max_batches):
+            with rt.transaction() as s:
+                claimed = svc.claim_batch(s, scope, limit=cfg.batch_size, model=fill_model)
+            if claimed:
+                counts["batches"] += 1
+                try:
+                    group.append((claimed, provider.embed_batch([c.text for c in claimed])))
+                except Exception as exc:
+                    earlier = [c for g in group for c in g[0]]  # encoded, not written: not at fault
+                    if earlier:
+                        _release(scope, earlier, exc, cfg, undo=True)
+                    _release(scope, claimed, exc, cfg)
+                    raise
+            last = not claimed or n == cfg.max_batches - 1
+            if group and (len(group) >= WRITE_GROUP or last):
+                if in_flight is not None:
+                    try:
+                        collect(in_flight)
+                    except Exception as exc:  # the previous write failed: these batches are not at fault
+                        _release(scope, [c for g in group for c in g[0]], exc, cfg, undo=True)
+                        raise
+                in_flight = writer.submit(_write, rt, scope, collection, *merge(group), model, cfg)
+                group = []
+            if not claimed:
+                break
+        if in_flight is not None:
+            collect(in_flight)
+    finally:
+        writer.shutdown(wait=True)
+    processed, failed, batches = counts["processed"], counts["failed"], counts["batches"]
+    with rt.transaction() as s:
         remaining = svc.count_pending(s, scope, model=fill_model)
+        refreshed = svc.maybe_refresh_term_stats(s, scope) if processed else False
     result: dict[str, Any] = {
         "status": "ok" if batches else "idle", "processed": processed, "failed": failed,
         "remaining_pending": remaining, "provider": provider.name, "model": provider.model, "dim": provider.dim,
-        "batches": batches, "recovered_stale": recovered, "reset_failed": reset,
+        "batches": batches, "recovered_stale": recovered, "reset_failed": reset, "term_stats_refreshed": refreshed,
     }
     if response_model:
         result["response_model"] = response_model
@@ -125,13 +164,41 @@ def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) ->
     return result
 
 
-def _release(scope: Scope, claimed: Sequence[svc.ClaimedChunk], exc: Exception, cfg: EmbedJobSettings) -> None:
+def _write(rt: Any, scope: Scope, collection: VectorCollection, claimed: Sequence[svc.ClaimedChunk],
+           batch: EmbeddingBatch, model: tuple[str, str, int], cfg: EmbedJobSettings) -> BatchOutcome:
+    """Vectors first (§7.4 step 5), then the rows that still hold the claimed text; a failure releases the claim."""
+    try:
+        outcome = store_batch(collection, claimed, batch, scope.project_id)
+    except Exception as exc:
+        _release(scope, claimed, exc, cfg)
+        raise
+    with rt.transaction() as s:
+        outcome.marked_ready = svc.mark_ready(s, scope, chunks=outcome.ready, model=model)
+        outcome.marked_failed = svc.mark_failed(s, scope, errors=outcome.failed)
+    return outcome
+
+
+def merge(group: Sequence[tuple[list[svc.ClaimedChunk], EmbeddingBatch]]) -> tuple[list[svc.ClaimedChunk],
+                                                                                   EmbeddingBatch]:
+    """Several encoded batches as one (claimed rows in order, vectors stacked, error indexes shifted)."""
+    claimed: list[svc.ClaimedChunk] = []
+    errors: dict[int, str] = {}
+    model = None
+    for rows, batch in group:
+        errors.update({len(claimed) + i: code for i, code in batch.errors.items()})
+        claimed += rows
+        model = batch.response_model or model
+    return claimed, EmbeddingBatch(np.concatenate([b.vectors for _, b in group]), errors, model)
+
+
+def _release(scope: Scope, claimed: Sequence[svc.ClaimedChunk], exc: Exception, cfg: EmbedJobSettings,
+             undo: bool = False) -> None:
     """The whole batch failed (§7.4 step 6): back to ``pending``, or ``failed`` at the attempt limit.
 
     Permanent errors (auth, unknown model, dimension mismatch) and an unreachable vector store are
     not the chunks' fault: they take the claim's attempt back, so they never mark chunks ``failed``.
     """
-    undo = is_permanent(exc) or isinstance(exc, VectorStoreUnavailable)
+    undo = undo or is_permanent(exc) or isinstance(exc, VectorStoreUnavailable)
     with current().transaction() as s:
         svc.release_claim(s, scope, ids=[c.id for c in claimed], error=f"{type(exc).__name__}: {exc}",
                           max_attempts=cfg.max_attempts, undo_attempt=undo)
@@ -159,7 +226,9 @@ def vector_gc(scope: Scope, params: dict[str, Any], log: logging.Logger) -> dict
         for start in range(0, len(stale), GC_PAGE):
             col.delete(stale[start:start + GC_PAGE])
         deleted += len(stale)
-    return {"deleted": deleted, "scanned": scanned, "collections": len(collections)}
+    with rt.transaction() as s:  # deletions by the connectors change the keyword statistics too
+        refreshed = svc.maybe_refresh_term_stats(s, scope)
+    return {"deleted": deleted, "scanned": scanned, "collections": len(collections), "term_stats_refreshed": refreshed}
 
 
 def _stale_ids(scope: Scope, ids: list[str], model_key: str) -> list[str]:

@@ -5,6 +5,12 @@
 idempotent, and may return ``follow_up = {"job_type", "params"?}`` which is enqueued only after this
 run's row is final. ``JobSkipped`` ends the run ``skipped``; other exceptions are classified as
 permanent (straight to the DLQ) or transient (RQ retries, then the DLQ).
+
+Ledger writes are lean because they run for every job: the claim is one ``UPDATE … RETURNING`` with an
+asynchronous commit (``running`` is transient state), the final write one ``UPDATE … RETURNING`` plus
+the audit row, both retried on operational errors (``shared.retry.retry_db``). Each execution's
+duration goes to ``app_job_duration_seconds`` (``shared.jobmetrics``). ``HandBack`` (raised by
+``KeelWorker`` when a warm shutdown outlives its grace period) puts the row back to ``queued``.
 """
 
 from __future__ import annotations

@@ -80,6 +80,8 @@ def enqueue(
         for _ in range(3):
             try:
                 existing, run = _insert_run(s, scope, values)
+                if run is not None and on_insert is not None:
+                    on_insert(s, run)
             except BaseException:
                 s.rollback()
                 raise
@@ -87,8 +89,6 @@ def enqueue(
                 s.commit()
                 return Enqueued(existing, True)
             if run is not None:
-                if on_insert is not None:
-                    on_insert(s, run)
                 s.commit()
                 break
             s.rollback()  # the in-flight run finished between the insert and the read: try again

@@ -7,7 +7,10 @@ benchmark calls per mode. The query is embedded in the calling process by the sh
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -111,9 +114,10 @@ def embed_query(provider: EmbeddingProvider, text: str) -> Any:
 
 
 def dense_candidates(store: VectorStore, provider: EmbeddingProvider, scope: Scope, req: SearchRequest,
-                     ) -> list[tuple[str, float]]:
+                     vector: Any = None) -> list[tuple[str, float]]:
     """``(chunk id, cosine distance)`` nearest first from the project's collection of the active model."""
-    vector = embed_query(provider, req.query)
+    if vector is None:
+        vector = embed_query(provider, req.query)
     f = req.filters()
     where = where_filter(source_types=f.source_types or None, ts_from=f.ts_from, ts_to=f.ts_to,
                          conversation_global_id=f.conversation_global_id)
@@ -129,14 +133,50 @@ def lexical_candidates(session: Session, scope: Scope, req: SearchRequest, min_c
     return [str(h.id) for h in hits]
 
 
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """A small per-process pool (rebuilt after a fork) running the keyword query beside the dense one."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-lexical"))
+        return _pool[1]
+
+
+def _lexical_in_own_session(sessions: Callable[[], Session], scope: Scope, req: SearchRequest,
+                            coverage: float) -> list[str]:
+    with sessions() as s:
+        return lexical_candidates(s, scope, req, coverage)
+
+
 def rank(session: Session, store: VectorStore, provider: EmbeddingProvider, scope: Scope, req: SearchRequest,
-         settings: SearchSettings) -> Ranked:
-    """Dense and/or lexical candidate lists fused by reciprocal rank fusion (§9.3 steps 1–3)."""
-    dense = dense_candidates(store, provider, scope, req) if req.mode in ("hybrid", "dense") else []
-    lexical = []
-    if req.mode in ("hybrid", "lexical"):
-        coverage = settings.lexical_min_coverage if req.mode == "hybrid" else 0.0
+         settings: SearchSettings, sessions: Callable[[], Session] | None = None) -> Ranked:
+    """Dense and/or lexical candidate lists fused by reciprocal rank fusion (§9.3 steps 1–3).
+
+    With ``sessions`` (a session factory), the hybrid mode runs the keyword query in a pool thread with
+    its own session while this thread asks Chroma: both wait on other processes (PostgreSQL, Chroma).
+    The query is embedded first, alone, so that nothing competes with the model's BLAS threads.
+    """
+    coverage = settings.lexical_min_coverage if req.mode == "hybrid" else 0.0
+    vector = embed_query(provider, req.query) if req.mode in ("hybrid", "dense") else None
+    pending: Future[list[str]] | None = None
+    if req.mode == "hybrid" and sessions is not None:
+        pending = _executor().submit(_lexical_in_own_session, sessions, scope, req, coverage)
+    try:
+        dense = dense_candidates(store, provider, scope, req, vector) if vector is not None else []
+    except BaseException:
+        if pending is not None:
+            pending.cancel()  # a started query finishes on its own session; its result is not needed
+        raise
+    if pending is not None:
+        lexical = pending.result()
+    elif req.mode in ("hybrid", "lexical"):
         lexical = lexical_candidates(session, scope, req, coverage)
+    else:
+        lexical = []
     lists = {"hybrid": [[i for i, _ in dense], lexical], "dense": [[i for i, _ in dense]], "lexical": [lexical]}
     dense_score = {i: 1.0 - d for i, d in dense}
     fused = rrf_fuse(lists[req.mode], settings.rrf_k, tie_break=dense_score)
@@ -149,9 +189,9 @@ def rank(session: Session, store: VectorStore, provider: EmbeddingProvider, scop
 
 
 def search(session: Session, store: VectorStore, provider: EmbeddingProvider, scope: Scope, req: SearchRequest,
-           settings: SearchSettings) -> list[dict[str, Any]]:
+           settings: SearchSettings, sessions: Callable[[], Session] | None = None) -> list[dict[str, Any]]:
     """The §9.4 ``results``: fused, hydrated from the database (stale ids dropped), ``min_score``, top K."""
-    ranked = rank(session, store, provider, scope, req, settings)
+    ranked = rank(session, store, provider, scope, req, settings, sessions)
     wanted = [i for i in ranked.ids if req.min_score is None or i not in ranked.dense
               or 1.0 - ranked.dense[i][1] >= req.min_score]
     results: list[dict[str, Any]] = []

@@ -39,7 +39,33 @@ _STATUS_TEXT = {
 def _json_schema(model: Any) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    return schema
+    return _drop_invalid_null_defaults(schema)
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind is not None:
+        return kind == "null" or (isinstance(kind, list) and "null" in kind)
+    if "enum" in schema:
+        return None in schema["enum"]
+    if "const" in schema:
+        return schema["const"] is None
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return any(isinstance(s, dict) and _allows_null(s) for s in schema[key])
+    return True
+
+
+def _drop_invalid_null_defaults(node: Any) -> Any:
+    """Loose body fields (``Any = None`` with a documented type) get ``"default": null``, a value their own
+    schema rejects; validators of the document (openapi-spec-validator) flag it, so it is left out."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None and not _allows_null(node):
+            node = {k: v for k, v in node.items() if k != "default"}
+        return {k: _drop_invalid_null_defaults(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_drop_invalid_null_defaults(v) for v in node]
+    return node
 
 
 def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:

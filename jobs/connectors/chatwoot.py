@@ -279,11 +279,17 @@ def to_message_rows(message: Mapping[str, Any], *, pid: str, acc: int, conversat
         "sender_type": clean_str(clip(_first(message.get("sender_type"), sender.get("type")), 100)),
         "sender_id": to_int(_first(message.get("sender_id"), sender.get("id"))),
         "private": bool(message.get("private")), "message_type": message_type_name(message.get("message_type")),
-        "content": clean_text(str(content if content is not None else ""))[:max_chars],
+        "content": _content(content, max_chars),
         "deleted": content_attributes.get("deleted") is True,
         "data": clean_json(dict(message)), "created_at": created, "updated_at": updated,
     }
     return MappedMessage(row, contact, to_attachment_rows(message, row, pid=pid, acc=acc))
+
+
+def _content(value: Any, max_chars: int) -> str:
+    """``clean_text`` cut to the limit; empty and whitespace-only content is stored as ``""`` (§16)."""
+    text = clean_text(str(value if value is not None else ""))
+    return text[:max_chars] if text.strip() else ""
 
 
 def to_attachment_rows(message: Mapping[str, Any], row: Mapping[str, Any], *, pid: str,
@@ -410,6 +416,7 @@ class ChatwootSync:
         self.conversations = Conversations(http, account_id, self.stats)
         self.messages = Messages(http, account_id, self.stats)
         self.inboxes = Inboxes(http, account_id, self.stats)
+        self.known_max: dict[str, int] = {}
 
     @property
     def source(self) -> str:
@@ -423,6 +430,10 @@ class ChatwootSync:
         scan_floor = since - timedelta(seconds=self.settings.overlap_seconds)
         touched_inboxes = self.sync_inboxes()
         selector = self.select(scan_floor)
+        with self.rt.session() as s:  # each conversation is written once per run: its position is read up front
+            self.known_max = store.known_max_message_ids(session=s, scope=self.scope, conversation_global_ids=[
+                conversation_gid(self.pid, self.acc, cid) for cid in (to_int(i.get("id")) for i in selector.selected)
+                if cid is not None])
         processed: list[datetime | None] = []
         capped: list[datetime | None] = []
         newest: dict[str, Any] | None = None
@@ -477,9 +488,7 @@ class ChatwootSync:
         conversation, contact = to_conversation_row(item, pid=self.pid, acc=self.acc)
         if conversation is None:
             return None
-        with self.rt.session() as s:
-            known_max = store.known_max_message_id(session=s, scope=self.scope,
-                                                   conversation_global_id=conversation["id"])
+        known_max = self.known_max.get(conversation["id"])
         try:
             fetched = self.fetch_messages(conversation["conversation_id"], known_max, since)
         except UpstreamClientError as exc:
@@ -503,13 +512,14 @@ class ChatwootSync:
                 session=s, scope=self.scope, rows=[conversation]))))
             self.stats.add("touched_contacts", len(up("contacts", store.upsert_contacts(
                 session=s, scope=self.scope, rows=contacts))))
-            changed = up("messages", store.upsert_messages(session=s, scope=self.scope, rows=rows))
+            upserted = store.upsert_messages(session=s, scope=self.scope, rows=rows, fresh=known_max is None)
+            changed, new = up("messages", upserted), upserted.inserted_ids
             self.stats.add("deleted_messages", sum(1 for r in rows if r["id"] in changed and r["deleted"]))
             self.stats.add("touched_attachments", len(up("attachments", store.upsert_attachments(
                 session=s, scope=self.scope, rows=attachments))))
             chunk_sync(s, self.scope, self.chunks, [
-                ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row["id"], chunk_text(row), chunk_fields(row))
-                for row in rows if row["id"] in changed])
+                ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row["id"], chunk_text(row), chunk_fields(row),
+                            new=row["id"] in new) for row in rows if row["id"] in changed])
         self.stats.add("processed_messages", len(changed))
         return ConversationResult([r for r in rows if r["id"] in changed], fetched.capped)
 

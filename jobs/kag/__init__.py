@@ -20,4 +20,14 @@ inputs changes nothing. Thin job handlers (wiring phase) read, call, write.
 | `forecast` | §13 | `kag_risk_forecasts` |
 | `recommendations_v2` | §14 | `recommendations_v2` |
 | `pipeline` | §2, §15, §17 | follow-up chain, `evaluate_project` |
+
+The job handlers (the wiring: read through `shared.db.service.kag` / `kag_v2`, call the core, write)
+are `handlers` (v1: `kag_event_log_sync`, `kag_recommendations_refresh`, `signals_extraction`, and
+`sync_connector_event_log` for the connector sync flow) and `handlers_v2`, both on the process-event
+decorator of `handlers_common`.
+
+What the web process and the services also need is defined once in `shared.kag` (web and shared never
+import `jobs`) and re-exported by the core: the error classes (`errors`), the v2 lifecycle, feedback
+and `snapshot_date` parsing (`shared.kag.lifecycle`), the similar-case ranking (`shared.kag.similarity`)
+and the leaf helpers `rounding`, `rows`, `timeutil`, `keys`.
 """

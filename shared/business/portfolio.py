@@ -51,6 +51,7 @@ __all__ = [
     "agreements_chart",
     "agreements_chart_from_counts",
     "burn_vs_budget_chart",
+    "bucket_mean_series",
     "bucket_series",
     "client_value",
     "client_value_score",
@@ -316,6 +317,22 @@ def bucket_series(points: Iterable[tuple[date | datetime | None, object]], *, bu
             value = json_number(round_half_up(sum(values, ZERO) / len(values), places))
         result.append({"point": point.isoformat(), "value": value})
     return result
+
+
+def bucket_mean_series(groups: Iterable[tuple[date | datetime | None, object, object]], *, bucket: str,
+                       max_points: int, places: int = 2) -> list[dict[str, Any]]:
+    """The ``avg`` series of :func:`bucket_series` from pre-grouped ``(when, total, count)`` rows (e.g.
+    per-day sums and counts from SQL): each bucket's value is Σtotal / Σcount, rounded half-up."""
+    sums: dict[date, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for when, total, count in groups:
+        if when is None:
+            continue
+        bucket_sum = sums[_bucket(when, bucket)]
+        bucket_sum[0] += _dec(total)
+        bucket_sum[1] += _dec(count)
+    return [{"point": point.isoformat(),
+             "value": json_number(round_half_up(sums[point][0] / sums[point][1], places))}
+            for point in sorted(sums)[-max_points:] if sums[point][1]]
 
 
 def agreements_chart(created: Iterable[date | datetime], signed_offers_updated: Iterable[date | datetime],

@@ -212,3 +212,26 @@ def test_lexical_ranking_matches_the_reference_and_gates_on_coverage(clean: Runt
     assert got[0].id == by_pk["a"] and got[0].coverage == pytest.approx(1.0)
     assert [h.id for h in gated] == [h.id for h in got if h.coverage >= 0.6] and len(gated) < len(got)
     assert [h.id for h in top2] == [h.id for h in got[:2]]
+    with clean.transaction() as s:  # with term statistics (PostgreSQL): the same ranking, pruned candidates
+        assert svc.refresh_term_stats(s, scope) in (0, len(texts))
+        assert not svc.maybe_refresh_term_stats(s, scope)
+    with clean.session() as s:
+        assert [h.id for h in svc.lexical_search(s, scope, terms=terms, filters=svc.SearchFilters(), limit=10)] == [
+            h.id for h in expected]
+        again = svc.lexical_search(s, scope, terms=terms, filters=svc.SearchFilters(), limit=10, min_coverage=0.6)
+    assert [h.id for h in again] == [h.id for h in gated]
+
+
+@pytest.mark.parametrize(("weights", "coverage", "groups"), [
+    ([1.0, 2.0, 3.0], 0.0, [(0,), (1,), (2,)]),
+    ([1.0, 2.0, 3.0], 0.5, [(2,), (0, 1)]),  # 3 alone reaches 3.0; 1 + 2 together do
+    ([1.0, 1.0, 1.0, 1.0], 0.5, [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]),
+    ([5.0, 0.1, 0.1], 0.3, [(0,)]),
+])
+def test_candidate_groups_are_the_minimal_term_sets_reaching_the_bar(weights, coverage, groups) -> None:
+    assert sorted(svc.candidate_groups(weights, coverage)) == sorted(groups)
+
+
+def test_candidate_groups_for_long_queries_drop_only_the_weakest_terms() -> None:
+    weights = [0.1, 0.1, 5.0] + [1.0] * 12
+    assert svc.candidate_groups(weights, 0.02) == [(i,) for i in range(2, 15)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 import traceback
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ class Fuzzer:
         params = [p for p in op.path_parameters]
         if not params or not self.id_pool:
             return []
-        rng = random.Random(self.seed ^ hash(_label(op)))
+        rng = random.Random(self.seed ^ zlib.crc32(_label(op).encode()))
         combos = []
         for _ in range(2):
             fixed = {}

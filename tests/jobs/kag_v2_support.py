@@ -35,6 +35,16 @@ def w1_events() -> list[dict[str, Any]]:
                        ("message_sent", "2026-02-13T10:00Z", {"sender": "team"}, [{"message_id": "msg-team-1"}]))
 
 
+def w4b_events() -> list[dict[str, Any]]:
+    """W4b: the same risks as W1/W4 but without any evidence."""
+    return spec_events(
+        ("stage_started", "2026-02-13T09:00Z", {"stage_name": "Client approval", "approval_pending": True}, []),
+        ("message_sent", "2026-02-13T10:00Z", {"sender": "team"}, []),
+        ("finance_entry_created", "2026-02-14T10:00Z", {"entry_type": "planned_budget", "amount": 1000}, []),
+        ("finance_entry_created", "2026-02-14T11:00Z", {"entry_type": "cost", "amount": 2000}, []),
+    )
+
+
 def w6_events() -> list[dict[str, Any]]:
     return spec_events(
         ("message_sent", "2026-02-12T10:00Z", {"sender": "team"}, [{"message_id": "m-team-10"}]),

@@ -197,6 +197,7 @@ def test_awkward_messages_are_stored_cleanly(cw_env) -> None:
     assert stored[5004].content.startswith("NUL inside") and "\x00" not in json.dumps(stored[5004].data)
     assert "\ufffd" in stored[5005].content
     assert stored[5006].private is True and stored[5007].message_type == "activity" and stored[5008].deleted
+    assert stored[5009].content == ""  # whitespace-only
     assert contact.name == "Ирина Соколова"
     assert {a.id.rsplit(":", 1)[1] for a in attachments} == {"71", "72"}
     assert all(a.message_global_id == stored[5003].id for a in attachments)
@@ -286,12 +287,17 @@ def test_a_conversation_gone_upstream_is_skipped_and_the_run_goes_on(cw_env) -> 
 
 
 # --- vendor faults ---------------------------------------------------------------------------------------
-def test_429_with_retry_after_seconds_is_waited_then_succeeds(cw_env) -> None:
+def test_429_with_retry_after_seconds_is_waited_then_succeeds(cw_env, caplog) -> None:
     emu, scope, sleeps = cw_env["emu"], cw_env["scope"], cw_env["sleeps"]
     emu.fault("chatwoot", kind="rate_limit", path_regex=r"/conversations$", retry_after=3)
-    sync("chatwoot", scope)
+    with caplog.at_level("WARNING", logger="shared.retry"):
+        sync("chatwoot", scope)
     listing = [r for r in emu.requests("chatwoot") if r["path"].endswith("/conversations")]
     assert [r["status"] for r in listing] == [429, 200, 200] and sleeps.waits == [3.0]  # page 1 twice, page 2
+    [warning] = [r for r in caplog.records if r.name == "shared.retry"]  # one WARNING per retry
+    fields = warning.fields
+    assert fields["operation"] == f"chatwoot GET {emu.chatwoot_url}/api/v1/accounts/{ACC}/conversations"
+    assert (fields["status"], fields["attempt"]) == (429, 1) and TOKEN not in repr(warning.__dict__)
 
 
 def test_429_with_an_http_date_and_without_retry_after(cw_env) -> None:

@@ -68,7 +68,8 @@ def test_run_embeds_pending_chunks_then_is_idle(rt: Runtime, scope: Scope, vecto
     add_source(rt, scope, "m2", words(10))  # 1 chunk
     result = job.embeddings_run(scope, {}, LOG)
     assert result == {"status": "ok", "processed": 4, "failed": 0, "remaining_pending": 0, "provider": "hashing",
-                      "model": "char-ngram-hash", "dim": 384, "batches": 1, "recovered_stale": 0, "reset_failed": 0}
+                      "model": "char-ngram-hash", "dim": 384, "batches": 1, "recovered_stale": 0, "reset_failed": 0,
+                      "term_stats_refreshed": True}
     rows = chunks(rt, scope)
     assert {(r.embedding_status, r.embedding_provider, r.embedding_model, r.embedding_dim) for r in rows} == {
         ("ready", "hashing", "char-ngram-hash", 384)}
@@ -114,6 +115,14 @@ def test_follow_up_runs_until_nothing_is_pending(api: Api, rt: Runtime, run_jobs
         return enqueue_follow_up(rt_, parent_id, scope_, follow_up)
 
     monkeypatch.setattr(runner, "_enqueue_follow_up", spy)
+    progress: list[tuple[int, int]] = []
+    report = job.report_progress
+
+    def progress_spy(done: int, total: int | None = None, **info: Any) -> None:
+        progress.append((done, total))
+        report(done, total, **info)
+
+    monkeypatch.setattr(job, "report_progress", progress_spy)
     project = api.create_project("Follow-ups")
     project_scope = Scope.of(project["id"], project["account_scope_id"])
     for i in range(5):
@@ -128,7 +137,7 @@ def test_follow_up_runs_until_nothing_is_pending(api: Api, rt: Runtime, run_jobs
     assert [r.meta["result"]["remaining_pending"] for r in runs] == [3, 1, 0]
     assert runs[0].meta["result"]["follow_up"]["job_run_id"] == runs[1].id
     assert "follow_up" not in runs[2].meta["result"]
-    assert runs[0].meta["progress"]["done"] == 2 and runs[0].processed_count == 2
+    assert progress == [(2, 5), (2, 3), (1, 1)] and runs[0].processed_count == 2  # (done, pending at start)
     assert runs[1].meta["params"]["parent_job_run_id"] == runs[0].id
     assert {r.embedding_status for r in chunks(rt, project_scope)} == {"ready"}
     assert lock_held_at_enqueue == [0, 0]  # a second worker could take the follow-up at once
@@ -300,9 +309,50 @@ def test_vector_gc_deletes_vectors_without_a_ready_chunk(rt: Runtime, scope: Sco
     job.embeddings_run(other, {}, LOG)
     result = job.vector_gc(scope, {}, LOG)
     # two surplus chunks, m1's edited chunk 0 (pending: its old vector is stale) and the old model's vector
-    assert result == {"deleted": 4, "scanned": 5, "collections": 2}
+    assert result == {"deleted": 4, "scanned": 5, "collections": 2, "term_stats_refreshed": True}
     assert col.list_ids() and sorted(col.list_ids()) == sorted(
         str(r.id) for r in chunks(rt, scope) if r.embedding_status == "ready")
     assert old.count() == 0
     assert vectors.collection(other.project_id, HASHING_KEY).count() == 1  # another project is untouched
     assert job.vector_gc(scope, {}, LOG)["deleted"] == 0
+
+
+def test_a_failed_write_in_the_pipeline_releases_every_claim_after_it(rt: Runtime, scope: Scope,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    set_config(monkeypatch, batch_size=1, max_batches=5)
+    monkeypatch.setattr(job, "WRITE_GROUP", 1)  # one write per claimed batch
+    for i in range(4):
+        add_source(rt, scope, f"m{i}", words(10) + f" message {i}")
+    calls: list[int] = []
+    store = job.store_batch
+
+    def flaky_store(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise VectorStoreUnavailable("chroma went away")
+        return store(*args)
+
+    monkeypatch.setattr(job, "store_batch", flaky_store)
+    with pytest.raises(VectorStoreUnavailable):
+        job.embeddings_run(scope, {}, LOG)
+    states = sorted((r.embedding_status, r.embedding_attempts) for r in chunks(rt, scope))
+    assert states[-1] == ("ready", 1) and ("processing", 1) not in states  # nothing left claimed
+    assert all(s == ("pending", 0) for s in states[:-1])  # released without counting an attempt
+    assert job.embeddings_run(scope, {}, LOG)["processed"] == 3
+
+
+def test_batches_are_written_in_groups(rt: Runtime, scope: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_config(monkeypatch, batch_size=2, max_batches=10)
+    for i in range(11):
+        add_source(rt, scope, f"m{i}", words(10) + f" message {i}")
+    sizes: list[int] = []
+    store = job.store_batch
+
+    def counting_store(collection: Any, claimed: Any, batch: Any, project_id: Any) -> Any:
+        sizes.append(len(claimed))
+        return store(collection, claimed, batch, project_id)
+
+    monkeypatch.setattr(job, "store_batch", counting_store)
+    result = job.embeddings_run(scope, {}, LOG)
+    assert result["processed"] == 11 and result["batches"] == 6
+    assert sizes == [8, 3]  # four claimed batches of 2, then the rest

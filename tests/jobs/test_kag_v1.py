@@ -266,7 +266,10 @@ def _snapshot(api: Api) -> tuple[Any, ...]:
             recommendations(api))
 
 
-def test_recompute_with_unchanged_inputs_changes_nothing(api: Api, runtime, run_jobs, frozen) -> None:
+@pytest.mark.parametrize("bulk_json_min", [1, 10_000])  # PostgreSQL's JSON bulk path and executemany
+def test_recompute_with_unchanged_inputs_changes_nothing(api: Api, runtime, run_jobs, frozen, monkeypatch,
+                                                         bulk_json_min: int) -> None:
+    monkeypatch.setattr("shared.db.service.kag.BULK_JSON_MIN", bulk_json_min)
     scope = scope_of(api.create_project("Studio Redesign"))
     add_events(runtime, scope, *w1_specs(due_at="2026-02-15T00:00:00Z"))
     add_message(runtime, scope, global_id="cw:7:m1", created_at="2026-02-16T09:00Z", content="ok, out of scope")

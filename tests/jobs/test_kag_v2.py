@@ -34,6 +34,7 @@ from tests.jobs.kag_v2_support import (
     seed_state,
     start_chain,
     w1_events,
+    w4b_events,
     w6_events,
 )
 
@@ -150,6 +151,48 @@ def test_w6_similar_cases_drive_the_client_forecast_and_winback(api: Api, runtim
     assert cases[0]["why_similar"] == "time_series=1.000, event_sequence=0.400, context=1.000"
     assert cases[1]["why_similar"] == "time_series=1.000, event_sequence=0.333, context=0.700"
     assert cases[0]["outcomes_seen"][0]["evidence_refs"] == [{"attio_record_id": "deal-frozen-1"}]
+    assert [c["key_shared_patterns"] for c in cases] == [["a>b", "b>c"], ["a>b"]]
+
+
+def test_w4b_without_evidence_nothing_is_recommended_and_artifacts_are_unpublishable(
+        api: Api, runtime, run_jobs, frozen) -> None:
+    scope = scope_of(api.create_project("Studio Redesign"))
+    seed_state(runtime, scope, w4b_events())
+    start_chain(runtime, scope, "project_snapshot_daily", CHAIN_REST)
+    run_jobs(*KAG_V2_QUEUES)
+
+    assert {r.status for r in runs(runtime, scope).values()} == {"ok"}
+    assert api.get("/kag/snapshots").get_json()["snapshots"] == []  # hidden unless asked for
+    [snap] = api.get("/kag/snapshots?include_unpublished=true").get_json()["snapshots"]
+    assert snap["publishable"] is False
+    assert _forecasts(api) == {}
+    hidden = _forecasts(api, include_unpublished="1")
+    assert all(f["publishable"] is False and f["evidence_refs"] == [] for f in hidden.values())
+    assert hidden["finance_risk"]["probability_7d"] == pytest.approx(0.630, abs=P4)
+    assert _recs(api) == []
+    with runtime.session() as s:
+        warnings = {(w.source_ref, w.payload_json["warning"]["code"]): w.payload_json["warning"] for w in s.scalars(
+            select(KagEventLog).filter_by(event_type="process_warning", **scope.as_filter()))}
+    assert ("project_snapshot_daily", "snapshot_unpublishable") in warnings
+    assert ("kag_v2_forecast_refresh", "forecast_unpublishable") in warnings
+    dropped = warnings[("kag_v2_recommendations_refresh", "no_evidence_dropped")]
+    assert set(dropped["details"]["categories"]) == {"waiting_on_client", "finance_risk"}
+
+
+def test_logit_v1_without_enough_history_falls_back_to_rules_and_caches_the_fit(
+        api: Api, runtime, run_jobs, frozen, monkeypatch: pytest.MonkeyPatch) -> None:
+    scope = scope_of(api.create_project("Studio Redesign"))
+    seed_state(runtime, scope, w1_events())
+    environ = {**runtime.settings.environ, "KAG_FORECAST_MODEL": "logit_v1"}
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, environ=MappingProxyType(environ)))
+    start_chain(runtime, scope, "kag_v2_forecast_refresh", [])
+    run_jobs("kag_forecast")
+
+    f = _forecasts(api)
+    assert {x["model"] for x in f.values()} == {"rules_v1"}  # < 40 samples: every type keeps rules_v1 (§13.5)
+    assert f["client_risk"]["probability_7d"] == pytest.approx(0.4650, abs=P4)
+    cached = runtime.redis.get(handlers_v2.LOGIT_CACHE_KEY.format(scope.account_scope_id))
+    assert cached is not None and runtime.redis.ttl(handlers_v2.LOGIT_CACHE_KEY.format(scope.account_scope_id)) > 0
 
 
 def test_failed_stage_keeps_earlier_results_lands_in_dlq_and_retry_resumes_chain(

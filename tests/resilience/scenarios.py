@@ -105,6 +105,7 @@ class SyncLab:
         self.control: Project | None = None
         self.expected: dict[str, set[Any]] = {}
         self.expected_chunks = 0
+        self.no_answers: list[dict[str, Any]] = []
 
     # -- setup -------------------------------------------------------------------------------------------
     @staticmethod
@@ -143,8 +144,16 @@ class SyncLab:
 
     # -- runs ------------------------------------------------------------------------------------------
     def trigger(self, project: Project) -> int:
-        body = project.api.ok("POST", "/connectors/chatwoot/sync", expect=(202,))
-        return int(body["job"]["id"])
+        """``POST /connectors/chatwoot/sync``; a request left without an answer (client timeout) is counted in
+        ``no_answers`` (a scenario failure) and retried, so one hang does not hide the other figures."""
+        for _ in range(3):
+            resp = project.api.post("/connectors/chatwoot/sync")
+            if resp is None:
+                self.no_answers.append({"at": time.time(), "path": "/connectors/chatwoot/sync"})
+                continue
+            assert resp.status_code == 202, f"sync trigger: {resp.status_code} {resp.text[:300]}"
+            return int(resp.json()["job"]["id"])
+        raise AssertionError("POST /connectors/chatwoot/sync never answered (3 tries)")
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         rows = self.stack.rows("SELECT status, attempt, error, started_at FROM job_runs WHERE id = :id", id=run_id)
@@ -164,12 +173,12 @@ class SyncLab:
         return status
 
     def wait_complete(self, project: Project, run_id: int, timeout: float) -> tuple[str | None, float]:
-        """Wait for the run to end; if it ended without the data (e.g. dead-lettered), the operator's
-        re-drive (``POST /connectors/errors/retry``) is part of recovering. Returns (status, seconds)."""
+        """Wait until the run has ended and, when it ended ``ok``, the project holds every record of the
+        control. Returns (final status or the last one seen, seconds waited)."""
         started = time.monotonic()
         status = self.wait_final(run_id, timeout)
-        if status == "ok" and self.complete(project):
-            return status, time.monotonic() - started
+        while status == "ok" and not self.complete(project) and time.monotonic() - started < timeout:
+            time.sleep(0.5)
         return status, time.monotonic() - started
 
     def message_count(self, project_id: str) -> int:
@@ -259,9 +268,13 @@ def _uuid(value: str) -> Any:
 @contextlib.contextmanager
 def probing(lab: SyncLab, project: Project, result: ScenarioResult,
             allowed: Callable[[ApiCall], bool] | None = None) -> Iterator[Prober]:
-    """UI-like readers on the project for the duration; their answers are classified into ``result``."""
+    """UI-like readers on the project for the duration; their answers are classified into ``result``, with the
+    scenario's own requests that got no answer."""
+    hangs_before = len(lab.no_answers)
     with Prober(lab.stack.url, project.id) as prober:
         yield prober
+    result.api_no_answer += len(lab.no_answers) - hangs_before
+    result.details.setdefault("no_answer", []).extend(lab.no_answers[hangs_before:])
     calls = prober.calls
     if allowed is not None:
         allowed_calls = [c for c in calls if c.status >= 500 and allowed(c)]
@@ -278,16 +291,20 @@ def probing(lab: SyncLab, project: Project, result: ScenarioResult,
 
 
 # --- scenarios ------------------------------------------------------------------------------------------------
-def worker_kill(lab: SyncLab, kills: int = 2, wave: int = 2, delay_ms: int = 120,
-                recover_timeout: float = 300) -> ScenarioResult:
+def worker_kill(lab: SyncLab, kills: int = 2, wave: int = 2, delay_ms: int | None = None,
+                recover_timeout: float = 300, while_recovering: Callable[[], None] | None = None) -> ScenarioResult:
     """``kill -9`` Chatwoot workers in the middle of syncs, start fresh ones (what a process manager does),
     and wait for the same runs to finish through RQ's abandoned-job recovery.
 
     Kills come in waves of ``wave`` workers, each mid-sync of its own project (recovery waits are paid once
     per wave instead of once per kill), with a random 0.2-1.5 s offset between the kills of a wave.
+    ``while_recovering`` runs once, right after the first wave's replacement workers start (the CI suite runs
+    its other non-disruptive scenarios there instead of waiting out RQ's retry interval idle).
     """
     result = ScenarioResult("worker_kill_mid_sync")
     rng = random.Random(kills)
+    if delay_ms is None:  # syncs must outlast the staggered kills of a wave (up to 1.5 s each) twice over
+        delay_ms = max(120, int(2 * 1500 * wave / int(ACCOUNT_SPEC["conversations"])))
     done = misses = 0
     while done < kills:
         size = min(wave, kills - done)
@@ -309,6 +326,9 @@ def worker_kill(lab: SyncLab, kills: int = 2, wave: int = 2, delay_ms: int = 120
             first_kill = min(killed_at.values())
             for _ in killed_at:
                 lab.stack.start_worker("chatwoot")
+            if while_recovering is not None:
+                while_recovering()
+                while_recovering = None
             for run, project in zip(runs, projects, strict=True):
                 status, _ = lab.wait_complete(project, run, recover_timeout)
                 recover = time.monotonic() - first_kill
@@ -323,11 +343,13 @@ def worker_kill(lab: SyncLab, kills: int = 2, wave: int = 2, delay_ms: int = 120
         done += size
     result.details["kills"] = kills
     result.details["kills_not_mid_sync"] = misses
+    # A run that was really cut by its kill executes again: attempt >= 2.
+    result.details["runs_interrupted"] = sum(1 for r in result.details.get("runs", []) if (r["attempt"] or 0) >= 2)
     result.details["wave"] = wave
     return result
 
 
-def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recover_timeout: float = 300,
+def redis_restart(lab: SyncLab, down_s: float = 5.0, delay_ms: int = 120, recover_timeout: float = 300,
                   lost_queue: bool = False) -> ScenarioResult:
     """Restart the private redis-server (nothing persisted: every queue, registry and lock is lost) in the
     middle of a sync.
@@ -358,6 +380,7 @@ def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recove
         in_flight_at_fault = lab.in_flight_ids(JOB_TYPES)
         lab.stack.redis.stop()
         fault_at = time.monotonic()
+        lab.clear_faults()  # the interrupted sync now finishes while Redis is still down (its end needs Redis)
         down = second.api.post("/connectors/chatwoot/sync")
         down_row = lab.stack.rows("SELECT status, error FROM job_runs WHERE project_id = :p "
                                   "AND job_type = 'chatwoot_sync' ORDER BY id DESC LIMIT 1", p=_uuid(second.id))
@@ -370,7 +393,6 @@ def redis_restart(lab: SyncLab, down_s: float = 3.0, delay_ms: int = 120, recove
         if queued_project is not None:
             lab.stack.start_worker(",".join(q for q in lab.stack._all_queues() if q not in lab.stack.config.pools),
                                    name=f"rest-{int(time.time())}")
-        lab.clear_faults()
         first = lab.wait_final(run_id, recover_timeout)
         result.details["interrupted_run"] = {"run_id": run_id, "status": first, **_jsonable(lab.run_row(run_id))}
         rerun = None
@@ -506,7 +528,7 @@ def load_during_sync(lab: SyncLab, clients: int = 50, duration_s: float = 60.0) 
     project = lab.new_project("load")
     baseline = unloaded_baseline(lab.stack.url, project.id)
     conversations = int(ACCOUNT_SPEC["conversations"])
-    lab.slow_messages(project, int(duration_s * 1000 / (conversations + 5)))
+    lab.slow_messages(project, int(1.5 * duration_s * 1000 / conversations))  # the sync outlasts the load
     run_id = lab.trigger(project)
     report = run_load(lab.stack.url, project.id, clients=clients, duration_s=duration_s)
     running_during_load = lab.status(run_id) in IN_FLIGHT

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,6 @@ from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-# Every queue except the connector pools under test: served by one "rest" worker process.
-CONNECTOR_POOLS = ("chatwoot", "attio", "linear")
 
 
 def _as_postgres_user() -> list[str]:
@@ -410,7 +407,7 @@ class Stack:
 
         env = base_env(self.pg.url, self.redis.url, **FAST_LIMITS, **self.emulator_env)
         env.update({"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
-                    "PYTHONUNBUFFERED": "1", "CONNECTOR_HTTP_TIMEOUT_SECONDS": "3",
+                    "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", "CONNECTOR_HTTP_TIMEOUT_SECONDS": "3",
                     "CONNECTOR_HTTP_CONNECT_TIMEOUT_SECONDS": "2"})
         if self.chroma is not None:
             env.update({"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(self._chroma_port)})
@@ -500,22 +497,24 @@ class Stack:
     def unexpected_exits(self) -> list[str]:
         """Processes of the stack that ended without being killed or stopped on purpose."""
         procs = [self.web, *self.procs.values()] if self.web is not None else list(self.procs.values())
-        return [p.name for p in procs if p is not None and not p.killed and not p.alive()]
+        return [f"{p.name} (exit {p.proc.returncode if p.proc else None})" for p in procs
+                if p is not None and not p.killed and not p.alive()]
 
     def workers(self, pool: str) -> list[Proc]:
         return [p for n, p in self.procs.items() if n.startswith(f"worker-{pool}-") and p.alive()]
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.stop()
-        if self.web is not None:
-            self.web.stop()
-        if self.chroma is not None:
-            self.chroma.stop()
-        if self._engine is not None:
-            self._engine.dispose()
-        self.redis.close()
-        self.pg.close()
+        """Stop everything; one step failing (a process already gone) never skips the others."""
+        steps = [proc.stop for proc in self.procs.values()]
+        steps += [self.web.stop] if self.web is not None else []
+        steps += [self.chroma.stop] if self.chroma is not None else []
+        steps += [self._engine.dispose] if self._engine is not None else []
+        steps += [self.redis.close, self.pg.close]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - teardown goes on
+                print(f"stack teardown: {step!r} failed: {exc!r}", file=sys.stderr)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
@@ -560,9 +559,3 @@ class Stack:
     def logs(self) -> str:
         procs = {"web": self.web, **self.procs} if self.web is not None else self.procs
         return "\n".join(f"--- {name}\n{proc.tail()}" for name, proc in procs.items())
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Callable[[], float]]:
-    started = time.monotonic()
-    yield lambda: time.monotonic() - started

@@ -63,6 +63,16 @@ def test_overview_totals_equal_the_control_tower_figures_per_project(api, clean)
     alpha, beta, _ = _g6(api, clean)
     seed.insert(clean, "cw_messages", beta, [seed.message(created_at=seed.ago(hours=2)) for _ in range(3)])
     seed.insert(clean, "linear_issues_raw", beta, [seed.issue(due=seed.today() - timedelta(days=1)) for _ in range(4)])
+    seed.insert(clean, "upsell_opportunities", beta, [
+        {"title": f"Upsell {score}", "score": score, "dedupe_key": f"u{score}", "created_at": seed.ago(minutes=5),
+         "suggested_offer_payload": {"discount_recommendation_pct": 5} if score > 0.7 else {}} for score in (0.8, 0.6)])
+    month = seed.today().replace(day=1)
+    old_month = (month - timedelta(days=1)).replace(day=1)
+    seed.insert(clean, "analytics_revenue_snapshots", alpha, [
+        {"period_start": old_month, "horizon_days": 30, "pipeline_amount": 50, "costs_amount": 7, "gross_margin": 1,
+         "expected_revenue": 8, "generated_at": seed.ago(days=40)},
+        *[{"period_start": month, "horizon_days": h, "pipeline_amount": 1000, "costs_amount": 100,
+           "gross_margin": 900, "expected_revenue": 1000, "generated_at": seed.ago(hours=1)} for h in (30, 60, 90)]])
     body = api.get(f"/portfolio/overview?project_ids={alpha['id']},{beta['id']}&message_limit=1&card_limit=1000")
     body = body.get_json()
     by_project = body["dashboard"]["by_project"]
@@ -80,6 +90,16 @@ def test_overview_totals_equal_the_control_tower_figures_per_project(api, clean)
     assert [p["value"] for p in body["dashboard"]["charts"]["blockers_count"]] == [4]
     assert body["dashboard"]["charts"]["health_score"][-1]["value"] == 80
     assert [c["source"] for c in body["risks"]] == ["risk_radar", "risk_radar"]
+    finances = {r["project_name"]: r for r in body["finances"]["by_project"]}
+    assert (finances["Alpha"]["costs_amount"], finances["Alpha"]["gross_margin"]) == (100, 900)
+    assert (finances["Beta"]["costs_amount"], finances["Beta"]["gross_margin"]) == (0, 0)
+    assert body["finances"]["totals"]["costs_amount"] == 100
+    assert [(p["period_start"], p["pipeline_amount"], p["costs_amount"]) for p in body["dashboard"]["trend"]] == [
+        (old_month.isoformat(), 50, 7), (month.isoformat(), 1000, 100)]
+    assert body["finances"]["charts"]["burn_rate_trend"] == body["dashboard"]["charts"]["burn_vs_budget"]
+    assert [p["value"] for p in body["dashboard"]["charts"]["upsell_potential_score"]] == [0.7]
+    assert [(u["score"], u["suggested_discount_pct"], u["project_name"]) for u in body["offers"]["upsell"]] == [
+        (0.8, 5, "Beta"), (0.6, 0, "Beta")]
 
 
 def test_control_tower_members(api, clean) -> None:  # noqa: ANN001

@@ -131,14 +131,16 @@ def test_russian_query_matches_stemmed_words(api: Api, project: Scope, clean: Ru
     ({"query": "x", "min_score": "high"}, 400, "invalid_body"),
     ({"query": "x", "conversation_global_id": 5}, 400, "invalid_body"),
 ])
-def test_bad_input_is_a_4xx_in_the_envelope(api: Api, project: Scope, body: dict, status: int, code: str) -> None:
+def test_bad_input_is_a_4xx_in_the_envelope(api: Api, body: dict, status: int, code: str) -> None:
+    api.create_project("Bad input")  # validation comes before any search work: no chunks needed
     resp = search(api, **body)
     assert resp.status_code == status
     payload = resp.get_json()
     assert payload["ok"] is False and payload["error"] == code and payload["message"] and payload["request_id"]
 
 
-def test_malformed_and_non_object_bodies(api: Api, project: Scope) -> None:
+def test_malformed_and_non_object_bodies(api: Api) -> None:
+    api.create_project("Bad bodies")
     resp = api.client.post("/search", data="{nope", content_type="application/json",
                            headers={"x-csrf-token": api.csrf})
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_json"

@@ -144,8 +144,8 @@ def id_combos(params, pool) -> list[dict[str, str]]:  # noqa: ANN001
 
     choices = []
     for name, param in params.items():
-        kind = param.kind if param.kind in ("uuid", "int") else "str"
-        choices.append([(name, v) for v in pool[kind]])
+        values = pool[param.kind] if param.kind in ("uuid", "int") else pool["str"] + pool["uuid"] + pool["int"]
+        choices.append([(name, v) for v in values])
     return [dict(c) for c in itertools.islice(itertools.product(*choices), MAX_COMBOS_PER_ROUTE)]
 
 

@@ -46,12 +46,6 @@ class EmptyBody(Body):
     """No input; the platform body rules still apply (415 / 400 invalid_json / invalid_body)."""
 
 
-class StatusBody(Body):
-    """``status`` is parsed by the service against the artifact's vocabulary (400 ``invalid_status``)."""
-
-    status: Any = Field(default=None, description="required", json_schema_extra={"type": "string"})
-
-
 # --- queries ---------------------------------------------------------------------------------------
 class SignalsQuery(Query):
     limit: Limit(100, 500)

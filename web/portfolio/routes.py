@@ -21,11 +21,11 @@ from web.portfolio.schemas import MessagesQueryIn, OverviewQueryIn
 def overview(account_scope_id: uuid.UUID, q: OverviewQueryIn) -> Response:
     query = rules.parse_overview_query(project_ids=request.args.getlist("project_ids"),
                                        message_limit=q.message_limit, card_limit=q.card_limit)
-    session = db()
-    projects = svc.resolve_projects(session=session, account_scope_id=account_scope_id,
+    session, now = db(), utcnow()
+    projects = svc.resolve_projects(session=session, account_scope_id=account_scope_id, now=now,
                                     active_project_id=auth().active_project_id, requested_ids=query.project_ids)
     return ok(svc.overview(session=session, account_scope_id=account_scope_id, projects=projects, query=query,
-                           now=utcnow(), keywords=rules.agreement_keywords(runtime().settings.environ)))
+                           now=now, keywords=rules.agreement_keywords(runtime().settings.environ)))
 
 
 @route(bp, "/portfolio/messages", account=True, query=MessagesQueryIn,

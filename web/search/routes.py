@@ -23,5 +23,5 @@ def search(scope: Scope, body: SearchIn) -> Response:
     provider = active_provider(rt.settings.environ)  # loaded once per process; unavailable -> 503
     req = body.to_request(chunking_settings())
     settings = engine.SearchSettings.from_env(rt.settings.environ)
-    results = engine.search(db(), rt.vectors, provider, scope, req, settings)
+    results = engine.search(db(), rt.vectors, provider, scope, req, settings, sessions=rt.sessions)
     return ok(engine.response_body(scope, provider, req, results))

@@ -58,9 +58,9 @@ def parse_bound(value: Any, *, end_of_day: bool) -> datetime | None:
             bound = datetime.combine(day, time.min, tzinfo=UTC)
             return bound + timedelta(days=1, milliseconds=-1) if end_of_day else bound
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 with a positive offset, 9999-12-31 end of day
         raise PydanticCustomError("invalid_date", "dates must be ISO-8601 dates or date-times") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _mode(value: Any) -> str:

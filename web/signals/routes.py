@@ -24,7 +24,8 @@ from web.signals.schemas import (
     EmptyBody,
     LegacySignalsQuery,
     NbaQuery,
-    StatusBody,
+    NbaStatusBody,
+    SignalStatusBody,
     legacy_signal_json,
     nba_json,
 )
@@ -48,10 +49,10 @@ def list_signals(scope: Scope, q: LegacySignalsQuery) -> Response:
     return ok({"signals": [legacy_signal_json(s) for s in rows]})
 
 
-@route(bp, "/signals/<signal_id>/status", method="POST", body=StatusBody, path=SIGNAL_ID,
+@route(bp, "/signals/<signal_id>/status", method="POST", body=SignalStatusBody, path=SIGNAL_ID,
        responses={400: "invalid_status / invalid_signal_id", 404: "signal_not_found"},
        summary="Set a legacy signal's status (proposed, accepted, dismissed, done)")
-def set_signal_status(scope: Scope, signal_id: uuid.UUID, body: StatusBody) -> Response:
+def set_signal_status(scope: Scope, signal_id: uuid.UUID, body: SignalStatusBody) -> Response:
     with write() as s:
         row = svc.set_legacy_signal_status(session=s, scope=scope, signal_id=signal_id, status=body.status,
                                            actor=username(), request_id=g.request_id)
@@ -66,10 +67,10 @@ def list_nba(scope: Scope, q: NbaQuery) -> Response:
     return ok({"items": [nba_json(n) for n in rows]})
 
 
-@route(bp, "/nba/<nba_id>/status", method="POST", body=StatusBody, path=NBA_ID,
+@route(bp, "/nba/<nba_id>/status", method="POST", body=NbaStatusBody, path=NBA_ID,
        responses={400: "invalid_status / invalid_nba_id", 404: "nba_not_found"},
        summary="Set a next best action's status (proposed, accepted, dismissed, done, cancelled)")
-def set_nba_status(scope: Scope, nba_id: uuid.UUID, body: StatusBody) -> Response:
+def set_nba_status(scope: Scope, nba_id: uuid.UUID, body: NbaStatusBody) -> Response:
     with write() as s:
         row = svc.set_nba_status(session=s, scope=scope, nba_id=nba_id, status=body.status, now=utcnow(),
                                  actor=username(), request_id=g.request_id)

@@ -9,11 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.db.models.kag import NBA_STATUSES, PROPOSAL_STATUSES, LegacySignal, NextBestAction
-from web.kag.schemas import EmptyBody, IntParam, StatusBody
-from web.validation import Choice, Limit, Query
+from pydantic import Field
 
-__all__ = ["EmptyBody", "LegacySignalsQuery", "NbaQuery", "StatusBody", "legacy_signal_json", "nba_json"]
+from shared.db.models.kag import NBA_STATUSES, PROPOSAL_STATUSES, LegacySignal, NextBestAction
+from web.kag.schemas import EmptyBody, IntParam
+from web.validation import Body, Choice, Limit, Query
+
+__all__ = ["EmptyBody", "LegacySignalsQuery", "NbaQuery", "NbaStatusBody", "SignalStatusBody", "legacy_signal_json",
+           "nba_json"]
+
+
+class SignalStatusBody(Body):
+    """``status`` is parsed by the service (trimmed, lower-cased; else 400 ``invalid_status``)."""
+
+    status: Any = Field(default=None, description="required", json_schema_extra={"enum": list(PROPOSAL_STATUSES)})
+
+
+class NbaStatusBody(Body):
+    """``status`` is parsed by the service (trimmed, lower-cased; else 400 ``invalid_status``)."""
+
+    status: Any = Field(default=None, description="required", json_schema_extra={"enum": list(NBA_STATUSES)})
 
 
 class LegacySignalsQuery(Query):

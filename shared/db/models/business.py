@@ -257,7 +257,9 @@ class HealthScore(ScopedMixin, Base):
     generated_at: Mapped[datetime] = created_col()
     __table_args__ = (
         CheckConstraint("score >= 0 AND score <= 100", name="score"),
-        Index("ix_health_scores_project_generated", "project_id", text("generated_at DESC")),
+        # INCLUDE (PostgreSQL): the portfolio's latest-score lookups and health chart are index-only scans
+        Index("ix_health_scores_project_generated", "project_id", text("generated_at DESC"),
+              postgresql_include=["score", "account_id"]),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CHAR, CheckConstraint, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import CHAR, CheckConstraint, Index, Integer, PrimaryKeyConstraint, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, ScopedMixin, TZDateTime, created_col, updated_col, uuid_pk
@@ -54,3 +54,17 @@ class RagChunk(ScopedMixin, Base):
         Index("ix_rag_chunks_text_hash", "text_hash"),
         Index("ix_rag_chunks_project_status_embedded", "project_id", "embedding_status", "last_embedded_at"),
     )
+
+
+class RagTermStat(ScopedMixin, Base):
+    """Document frequency of each index term over a project's ``ready`` chunks (PostgreSQL lexical search).
+
+    Refreshed from ``ts_stat`` by the embeddings job when the corpus has changed noticeably (the IDF
+    weights tolerate staleness); the row with ``term = ''`` holds the corpus size.
+    """
+
+    __tablename__ = "rag_term_stats"
+    term: Mapped[str] = mapped_column(Text, nullable=False)
+    df: Mapped[int] = mapped_column(Integer, nullable=False)
+    refreshed_at: Mapped[datetime] = created_col()
+    __table_args__ = (PrimaryKeyConstraint("project_id", "term", name="pk_rag_term_stats"),)

@@ -9,12 +9,10 @@ scope (or, for the portfolio, a scope-checked project id list) and filters on it
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.orm import Session
 
 from shared.db.base import Base
@@ -34,10 +32,6 @@ def table(name: str) -> Table:
 
 def scoped(t: Table, scope: Scope) -> Any:
     return and_(t.c.project_id == scope.project_id, t.c.account_scope_id == scope.account_scope_id)
-
-
-def in_projects(t: Table, account_scope_id: uuid.UUID, project_ids: Sequence[uuid.UUID]) -> Any:
-    return and_(t.c.project_id.in_(list(project_ids)), t.c.account_scope_id == account_scope_id)
 
 
 # --- KAG (kag.md §10) ----------------------------------------------------------------------------
@@ -92,16 +86,6 @@ def attio_opportunities(session: Session, scope: Scope) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def attio_stage_amounts(session: Session, account_scope_id: uuid.UUID,
-                        project_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
-    """``(project_id, stage, amount, probability)`` grouped by stage: the open/closed rule needs the
-    normalised stage, which is computed in Python on the (few) distinct stage titles."""
-    t = table("attio_opportunities_raw")
-    stmt = (select(t.c.project_id, t.c.stage, func.sum(t.c.amount).label("amount"), func.count().label("n"))
-            .where(in_projects(t, account_scope_id, project_ids)).group_by(t.c.project_id, t.c.stage))
-    return [dict(r._mapping) for r in session.execute(stmt)]
-
-
 # --- Chatwoot ------------------------------------------------------------------------------------
 def window_messages(session: Session, scope: Scope, *, since: datetime) -> list[dict[str, Any]]:
     """``created_at`` and ``contact_global_id`` of the project's messages created at or after ``since``."""
@@ -124,8 +108,3 @@ def recent_failed_jobs(session: Session, scope: Scope, *, now: datetime) -> int:
             .where(JobRun.project_id == scope.project_id, JobRun.account_scope_id == scope.account_scope_id,
                    JobRun.status == "failed", JobRun.started_at > now - timedelta(days=7)))
     return session.scalar(stmt) or 0
-
-
-def bool_count(condition: Any) -> Any:
-    """``SUM(CASE WHEN condition THEN 1 ELSE 0 END)`` (portable conditional count)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

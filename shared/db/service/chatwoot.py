@@ -46,10 +46,12 @@ def upsert_contacts(*, session: Session, scope: Scope, rows: Sequence[dict[str, 
     return upsert_rows(session, CwContact, scope, rows, compare=CONTACT_COMPARE, guard=_not_older)
 
 
-def upsert_messages(*, session: Session, scope: Scope, rows: Sequence[dict[str, Any]]) -> Upserted:
+def upsert_messages(*, session: Session, scope: Scope, rows: Sequence[dict[str, Any]], fresh: bool = False
+                    ) -> Upserted:
     """Ids of the message rows inserted or changed (``synced_at`` is set on exactly those)."""
     return upsert_rows(session, CwMessage, scope, rows, compare=MESSAGE_COMPARE, keep=(),
-                       coalesce_existing=("created_at",), on_change={"synced_at": utcnow()})
+                       coalesce_existing=("created_at",), on_change={"synced_at": utcnow()}, marker="synced_at",
+                       none_present=fresh)
 
 
 def upsert_attachments(*, session: Session, scope: Scope, rows: Sequence[dict[str, Any]]) -> Upserted:
@@ -58,8 +60,21 @@ def upsert_attachments(*, session: Session, scope: Scope, rows: Sequence[dict[st
 
 def known_max_message_id(*, session: Session, scope: Scope, conversation_global_id: str) -> int | None:
     """The highest stored message id of one conversation (forward-fetch position, §3.3)."""
-    return session.scalar(select(func.max(CwMessage.message_id))
-                          .filter_by(conversation_global_id=conversation_global_id, **scope.as_filter()))
+    return known_max_message_ids(session=session, scope=scope, conversation_global_ids=[conversation_global_id]).get(
+        conversation_global_id)
+
+
+def known_max_message_ids(*, session: Session, scope: Scope, conversation_global_ids: Sequence[str]
+                          ) -> dict[str, int]:
+    """``known_max`` of many conversations in one query (conversations without messages are absent)."""
+    out: dict[str, int] = {}
+    ids = list(conversation_global_ids)
+    for start in range(0, len(ids), 500):
+        stmt = (select(CwMessage.conversation_global_id, func.max(CwMessage.message_id))
+                .filter_by(**scope.as_filter()).where(CwMessage.conversation_global_id.in_(ids[start:start + 500]))
+                .group_by(CwMessage.conversation_global_id))
+        out.update({cid: mid for cid, mid in session.execute(stmt)})
+    return out
 
 
 def database_size(*, session: Session) -> int | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import any_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared.chunking import RAG_SOURCE_TYPES, SOURCE_FIELDS, ChunkAction, ChunkingSettings, plan_source_chunks
@@ -36,6 +36,7 @@ class ChunkSource:
     source_pk: str
     text: str | None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    new: bool = False  # the source row was inserted in this transaction: it cannot have chunks yet
 
 
 def sync_many_source_chunks(session: Session, scope: Scope, sources: Sequence[ChunkSource], *,
@@ -48,7 +49,7 @@ def sync_many_source_chunks(session: Session, scope: Scope, sources: Sequence[Ch
     wanted = [s for s in sources if s.source_type in settings.rag_sources]
     if not wanted:
         return ChunkSyncCounts()
-    existing = _existing(session, scope, wanted)
+    existing = _existing(session, scope, [s for s in wanted if not s.new])
     now = utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[tuple[str, dict[str, Any]]] = []
@@ -102,10 +103,12 @@ def _existing(session: Session, scope: Scope, sources: Sequence[ChunkSource]) ->
         by_table.setdefault(src.source_table, []).append(str(src.source_pk))
     columns = [RagChunk.id, RagChunk.chunk_index, RagChunk.text_hash, RagChunk.source_table,
                *(getattr(RagChunk, f) for f in SOURCE_FIELDS if f != "source_table")]
+    postgres = session.get_bind().dialect.name == "postgresql"
     for source_table, pks in by_table.items():
         for start in range(0, len(pks), IN_BATCH):
-            stmt = (select(*columns).filter_by(source_table=source_table, **scope.as_filter())
-                    .where(RagChunk.source_pk.in_(pks[start:start + IN_BATCH])))
+            batch = pks[start:start + IN_BATCH]  # = ANY(array): one short statement whatever the batch size
+            match = RagChunk.source_pk == any_(batch) if postgres else RagChunk.source_pk.in_(batch)
+            stmt = select(*columns).filter_by(source_table=source_table, **scope.as_filter()).where(match)
             for row in session.execute(stmt).mappings():
                 out.setdefault((source_table, row["source_pk"]), []).append(dict(row))
     return out

@@ -3,8 +3,8 @@ v1 recommendations, legacy signals and next best actions — plus the connector-
 
 Keyword-only functions, ``session`` and ``scope`` first; the caller owns the transaction (functions
 flush, never commit). Every query filters on the scope. Upserts are ``INSERT … ON CONFLICT`` on the
-natural keys of §18, in chunks of ``CHUNK`` rows (PostgreSQL's bind-parameter limit), so re-running a
-stage never duplicates rows.
+natural keys of §18, compiled once and executed for all rows (``_bulk``), so re-running a stage never
+duplicates rows.
 
 User decisions are never overwritten by a regeneration: v1 recommendations, legacy signals and NBAs
 keep ``status`` (and ``created_at``) on conflict. ``updated_at`` of signals, scores and v1
@@ -18,12 +18,17 @@ signal) or only refreshes ``updated_at`` (an NBA, §19); both are audited.
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Table, Text, bindparam, case, cast, column, func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from shared.audit import write_audit_event
@@ -55,12 +60,27 @@ from shared.db.service.projects import dialect_insert
 from shared.errors import NotFound
 from shared.kag.lifecycle import parse_status
 from shared.scope import Scope
+from shared.timeutil import as_utc
 
-CHUNK = 1000  # rows per statement; counts come from RETURNING (a multi-row upsert's rowcount is not reliable)
+BULK_JSON_MIN = 20  # rows from which PostgreSQL inserts travel as one JSON parameter (`_bulk`)
+CHUNK = 1000  # ids per IN list; counts come from RETURNING (a multi-row upsert's rowcount is not reliable)
 SIGNAL_CONTENT = ("value", "status", "threshold_warn", "threshold_critical", "details", "evidence_refs")
 SCORE_CONTENT = ("score", "level", "weights", "thresholds", "factors", "evidence_refs")
 V1_CONTENT = ("category", "priority", "title", "rationale", "suggested_template_key", "suggested_template",
               "evidence_refs", "signal_snapshot", "score_snapshot")
+
+
+def new_id() -> uuid.UUID:
+    """A time-ordered UUID (version 7: 48-bit Unix milliseconds, then random bits).
+
+    KAG writes hundreds of thousands of graph and provenance rows; with random (v4) keys every insert
+    dirties a random page of the primary-key index, which costs more the bigger the table gets. v7 keys of
+    one run sort together, so their index entries land on the same few right-hand pages.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
 
 
 def _scoped(rows: Iterable[Mapping[str, Any]], scope: Scope) -> list[dict[str, Any]]:
@@ -82,8 +102,41 @@ def _greatest(session: Session, a: Any, b: Any) -> Any:
 
 def _touch_if_changed(table: Any, stmt: Any, columns: Sequence[str]) -> Any:
     """``updated_at``: the new value when any content column differs, else the stored one."""
-    changed = or_(*(getattr(table, c).is_distinct_from(stmt.excluded[c]) for c in columns))
-    return case((changed, stmt.excluded.updated_at), else_=table.updated_at)
+    changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in columns))
+    return case((changed, stmt.excluded.updated_at), else_=table.c.updated_at)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _bulk(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+          build: Callable[[Any], Any] = lambda stmt: stmt) -> list[Any]:
+    """``INSERT`` many rows with one statement compiled once; ``build`` adds ON CONFLICT / RETURNING.
+
+    PostgreSQL, from ``BULK_JSON_MIN`` rows: ``INSERT … SELECT … FROM jsonb_to_recordset(:rows)`` — the rows
+    travel as one JSON parameter, so neither SQLAlchemy nor the driver renders and parses a statement with
+    thousands of placeholders. Otherwise (SQLite, small batches) an executemany ("insertmanyvalues").
+    Every row must have the same keys.
+    """
+    if not rows:
+        return []
+    rows = [dict(r) for r in rows]
+    insert = dialect_insert(session)
+    connection = session.connection()
+    if _postgres(session) and len(rows) >= BULK_JSON_MIN:
+        columns = list(rows[0])
+        source = (func.jsonb_to_recordset(cast(bindparam("bulk_rows", type_=Text), JSONB))
+                  .table_valued(*(column(c, table.c[c].type) for c in columns)).render_derived(with_types=True))
+        stmt = build(insert(table).from_select(columns, select(*(source.c[c] for c in columns))))
+        result = connection.execute(stmt, {"bulk_rows": json.dumps(rows, default=_json_default)})
+    else:
+        result = connection.execute(build(insert(table)), rows)
+    return result.all() if result.returns_rows else []
 
 
 def _changed_ts(model: Any) -> Any:
@@ -93,7 +146,7 @@ def _changed_ts(model: Any) -> Any:
 # --- ingest (§4.2): reads -----------------------------------------------------------------------------
 def ingest_cursors(*, session: Session, scope: Scope) -> dict[str, datetime | None]:
     rows = session.execute(select(KagIngestCursor.source, KagIngestCursor.cursor_ts).filter_by(**scope.as_filter()))
-    return {source: ts for source, ts in rows}
+    return {source: as_utc(ts) for source, ts in rows}
 
 
 def changed_messages(*, session: Session, scope: Scope, since: datetime, limit: int) -> list[Any]:
@@ -156,48 +209,47 @@ def nodes_by_ref(*, session: Session, scope: Scope, refs: Iterable[str]) -> dict
 def upsert_nodes(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]],
                  now: datetime) -> dict[str, uuid.UUID]:
     """Upsert on (project_id, node_type, node_key): payload, numeric_fields, refs, title, status replaced."""
-    ids: dict[str, uuid.UUID] = {}
+    t = KagNode.__table__
     content = ("status", "title", "payload", "numeric_fields", "source_refs", "rag_chunk_refs")
-    for part in _chunks(rows):
-        values = _scoped([{**r, "id": uuid.uuid4(), "created_at": now, "updated_at": now} for r in part], scope)
-        stmt = dialect_insert(session)(KagNode).values(values)
-        stmt = stmt.on_conflict_do_update(
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_update(
             index_elements=["project_id", "node_type", "node_key"],
-            set_={**{c: stmt.excluded[c] for c in content}, "updated_at": _touch_if_changed(KagNode, stmt, content)})
-        for node_id, node_type, node_key in session.execute(
-                stmt.returning(KagNode.id, KagNode.node_type, KagNode.node_key)):
-            ids[f"{node_type}:{node_key}"] = node_id
-    return ids
+            set_={**{c: ins.excluded[c] for c in content}, "updated_at": _touch_if_changed(t, ins, content)},
+        ).returning(t.c.id, t.c.node_type, t.c.node_key)
+
+    values = _scoped([{**r, "id": new_id(), "created_at": now, "updated_at": now} for r in rows], scope)
+    return {f"{node_type}:{node_key}": node_id for node_id, node_type, node_key in _bulk(session, t, values, build)}
 
 
 def upsert_edges(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]],
                  now: datetime) -> list[uuid.UUID]:
     """Upsert on (project_id, from_node_id, to_node_id, relation_type); returns the written ids in row order."""
-    ids: list[uuid.UUID] = []
+    t = KagEdge.__table__
     content = ("status", "weight", "payload", "source_refs", "rag_chunk_refs")
-    for part in _chunks(rows):
-        values = _scoped([{**r, "id": uuid.uuid4(), "created_at": now, "updated_at": now} for r in part], scope)
-        stmt = dialect_insert(session)(KagEdge).values(values)
-        stmt = stmt.on_conflict_do_update(
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_update(
             index_elements=["project_id", "from_node_id", "to_node_id", "relation_type"],
-            set_={**{c: stmt.excluded[c] for c in content}, "updated_at": _touch_if_changed(KagEdge, stmt, content)})
-        by_identity = {(f, t, r): i for i, f, t, r in session.execute(
-            stmt.returning(KagEdge.id, KagEdge.from_node_id, KagEdge.to_node_id, KagEdge.relation_type))}
-        ids.extend(by_identity[(r["from_node_id"], r["to_node_id"], r["relation_type"])] for r in part)
-    return ids
+            set_={**{c: ins.excluded[c] for c in content}, "updated_at": _touch_if_changed(t, ins, content)},
+        ).returning(t.c.id, t.c.from_node_id, t.c.to_node_id, t.c.relation_type)
+
+    values = _scoped([{**r, "id": new_id(), "created_at": now, "updated_at": now} for r in rows], scope)
+    by_identity = {(f, to, r): i for i, f, to, r in _bulk(session, t, values, build)}
+    return [by_identity[(r["from_node_id"], r["to_node_id"], r["relation_type"])] for r in rows]
 
 
 def insert_events(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]],
                   now: datetime) -> dict[str, int]:
     """Insert graph events ``ON CONFLICT (project_id, dedupe_key) DO NOTHING``; dedupe_key → new id."""
-    inserted: dict[str, int] = {}
-    for part in _chunks(rows):
-        values = _scoped([{**r, "created_at": now} for r in part], scope)
-        stmt = dialect_insert(session)(KagEvent).values(values).on_conflict_do_nothing(
-            index_elements=["project_id", "dedupe_key"])
-        for event_id, key in session.execute(stmt.returning(KagEvent.id, KagEvent.dedupe_key)):
-            inserted[key] = event_id
-    return inserted
+    t = KagEvent.__table__
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_nothing(index_elements=["project_id", "dedupe_key"]).returning(t.c.id,
+                                                                                                 t.c.dedupe_key)
+
+    values = _scoped([{**r, "created_at": now} for r in rows], scope)
+    return {key: event_id for event_id, key in _bulk(session, t, values, build)}
 
 
 def insert_provenance(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
@@ -208,14 +260,13 @@ def insert_provenance(*, session: Session, scope: Scope, rows: Sequence[Mapping[
     """
     if not rows:
         return 0
-    wanted = {str(r["rag_chunk_id"]) for r in rows if r.get("rag_chunk_id")}
-    known: set[str] = set()
     parsed = []
-    for raw in wanted:
+    for raw in {str(r["rag_chunk_id"]) for r in rows if r.get("rag_chunk_id")}:
         try:
             parsed.append(uuid.UUID(raw))
         except ValueError:
             continue
+    known: set[str] = set()
     for part in _chunks(parsed, 5000):
         known |= {str(i) for i in session.scalars(select(RagChunk.id).filter_by(**scope.as_filter())
                                                   .where(RagChunk.id.in_(part)))}
@@ -227,13 +278,12 @@ def insert_provenance(*, session: Session, scope: Scope, rows: Sequence[Mapping[
         row["rag_chunk_id"] = uuid.UUID(str(chunk)) if chunk and str(chunk) in known else None
         if not any(row.get(k) for k in ids):
             continue
-        row["metadata_"] = row.pop("metadata", None) or {}
-        values.append({**row, "id": uuid.uuid4(), "created_at": now})
-    written = 0
-    for part in _chunks(values):
-        stmt = dialect_insert(session)(KagProvenanceRef).values(_scoped(part, scope)).on_conflict_do_nothing()
-        written += len(session.execute(stmt.returning(KagProvenanceRef.id)).all())
-    return written
+        row["metadata"] = row.get("metadata") or {}
+        values.append({**row, "id": new_id(), "created_at": now})
+    if not values:
+        return 0
+    t = KagProvenanceRef.__table__
+    return len(_bulk(session, t, _scoped(values, scope), lambda ins: ins.on_conflict_do_nothing().returning(t.c.id)))
 
 
 def save_ingest_cursors(*, session: Session, scope: Scope, cursors: Mapping[str, datetime | None],
@@ -281,17 +331,20 @@ def save_signal_run(*, session: Session, scope: Scope, state_payload: Mapping[st
               "updated_at": state.excluded.updated_at}))
     touched = 0
     if signals:
-        values = _scoped([{**r, "id": uuid.uuid4(), "updated_at": now} for r in signals], scope)
-        stmt = dialect_insert(session)(KagSignal).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["project_id", "signal_key"],
-            set_={**{c: stmt.excluded[c] for c in SIGNAL_CONTENT}, "computed_at": stmt.excluded.computed_at,
-                  "updated_at": _touch_if_changed(KagSignal, stmt, SIGNAL_CONTENT)})
-        touched = len(session.execute(stmt.returning(KagSignal.id)).all())
-    if history:
-        session.execute(dialect_insert(session)(KagSignalHistory).values(_scoped(history, scope)))
-    for part in _chunks(list(processed_event_ids), 5000):
-        session.execute(update(KagEvent).filter_by(**scope.as_filter()).where(KagEvent.id.in_(part))
+        t = KagSignal.__table__
+
+        def build(ins: Any) -> Any:
+            return ins.on_conflict_do_update(
+                index_elements=["project_id", "signal_key"],
+                set_={**{c: ins.excluded[c] for c in SIGNAL_CONTENT}, "computed_at": ins.excluded.computed_at,
+                      "updated_at": _touch_if_changed(t, ins, SIGNAL_CONTENT)}).returning(t.c.id)
+
+        values = _scoped([{**r, "id": new_id(), "updated_at": now} for r in signals], scope)
+        touched = len(_bulk(session, t, values, build))
+    _bulk(session, KagSignalHistory.__table__, _scoped(history, scope))
+    if processed_event_ids:  # consumed in id order from `id > last_event_id`: a contiguous id range
+        session.execute(update(KagEvent).filter_by(**scope.as_filter())
+                        .where(KagEvent.id >= min(processed_event_ids), KagEvent.id <= max(processed_event_ids))
                         .values(status="processed", processed_at=now).execution_options(synchronize_session=False))
     return touched
 
@@ -309,15 +362,17 @@ def save_scores(*, session: Session, scope: Scope, scores: Sequence[Mapping[str,
                 history: Sequence[Mapping[str, Any]], now: datetime) -> int:
     if not scores:
         return 0
-    values = _scoped([{**r, "id": uuid.uuid4(), "updated_at": now} for r in scores], scope)
-    stmt = dialect_insert(session)(KagScore).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["project_id", "score_type"],
-        set_={**{c: stmt.excluded[c] for c in SCORE_CONTENT}, "computed_at": stmt.excluded.computed_at,
-              "updated_at": _touch_if_changed(KagScore, stmt, SCORE_CONTENT)})
-    touched = len(session.execute(stmt.returning(KagScore.id)).all())
-    if history:
-        session.execute(dialect_insert(session)(KagScoreHistory).values(_scoped(history, scope)))
+    t = KagScore.__table__
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_update(
+            index_elements=["project_id", "score_type"],
+            set_={**{c: ins.excluded[c] for c in SCORE_CONTENT}, "computed_at": ins.excluded.computed_at,
+                  "updated_at": _touch_if_changed(t, ins, SCORE_CONTENT)}).returning(t.c.id)
+
+    values = _scoped([{**r, "id": new_id(), "updated_at": now} for r in scores], scope)
+    touched = len(_bulk(session, t, values, build))
+    _bulk(session, KagScoreHistory.__table__, _scoped(history, scope))
     return touched
 
 
@@ -327,14 +382,17 @@ def upsert_recommendations(*, session: Session, scope: Scope, rows: Sequence[Map
     """Upsert on (project_id, dedupe_key): content replaced, ``status`` and ``created_at`` never written."""
     if not rows:
         return 0
-    values = _scoped([{**{k: r[k] for k in (*V1_CONTENT, "dedupe_key")}, "id": uuid.uuid4(), "status": "proposed",
+    t = KagRecommendation.__table__
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_update(
+            index_elements=["project_id", "dedupe_key"],
+            set_={**{c: ins.excluded[c] for c in V1_CONTENT}, "updated_at": _touch_if_changed(t, ins, V1_CONTENT)},
+        ).returning(t.c.id)
+
+    values = _scoped([{**{k: r[k] for k in (*V1_CONTENT, "dedupe_key")}, "id": new_id(), "status": "proposed",
                        "created_at": now, "updated_at": now} for r in rows], scope)
-    stmt = dialect_insert(session)(KagRecommendation).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["project_id", "dedupe_key"],
-        set_={**{c: stmt.excluded[c] for c in V1_CONTENT},
-              "updated_at": _touch_if_changed(KagRecommendation, stmt, V1_CONTENT)})
-    return len(session.execute(stmt.returning(KagRecommendation.id)).all())
+    return len(_bulk(session, t, values, build))
 
 
 def list_recommendations(*, session: Session, scope: Scope, status: str | None, limit: int) -> list[KagRecommendation]:
@@ -370,7 +428,8 @@ def list_events(*, session: Session, scope: Scope, event_type: str | None, sourc
 
 # --- event log (§5.1) -----------------------------------------------------------------------------------------
 def connector_cursor(*, session: Session, scope: Scope, connector: str) -> datetime | None:
-    return session.scalar(select(ConnectorSyncState.cursor_ts).filter_by(connector=connector, **scope.as_filter()))
+    return as_utc(session.scalar(select(ConnectorSyncState.cursor_ts).filter_by(connector=connector,
+                                                                                **scope.as_filter())))
 
 
 def window_messages(*, session: Session, scope: Scope, since: datetime, until: datetime, limit: int) -> list[Any]:
@@ -450,12 +509,12 @@ def last_deal_stage(*, session: Session, scope: Scope, deal_refs: Sequence[str])
 
 def insert_event_log(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
     """Append event-log rows ``ON CONFLICT (project_id, dedupe_key) DO NOTHING``; returns how many were new."""
-    inserted = 0
-    for part in _chunks(list(rows)):
-        stmt = dialect_insert(session)(KagEventLog).values(_scoped([{**r, "created_at": now} for r in part], scope))
-        stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "dedupe_key"])
-        inserted += len(session.execute(stmt.returning(KagEventLog.id)).all())
-    return inserted
+    if not rows:
+        return 0
+    t = KagEventLog.__table__
+    values = _scoped([{**r, "created_at": now} for r in rows], scope)
+    return len(_bulk(session, t, values, lambda ins: ins.on_conflict_do_nothing(
+        index_elements=["project_id", "dedupe_key"]).returning(t.c.id)))
 
 
 # --- legacy signals and NBA (§10): reads ------------------------------------------------------------------
@@ -490,39 +549,41 @@ def upsert_legacy_signals(*, session: Session, scope: Scope, rows: Sequence[Mapp
                           now: datetime) -> list[Any]:
     """Upsert on (project_id, dedupe_key): severity/confidence = max, summary/evidence/source_kind replaced,
     ``status`` and ``created_at`` kept. Returns the written rows (id, type, summary, evidence, crm ids)."""
-    out: list[Any] = []
-    t = LegacySignal
-    for part in _chunks(list(rows)):
-        values = _scoped([{**r, "id": uuid.uuid4(), "status": "proposed", "created_at": now} for r in part], scope)
-        stmt = dialect_insert(session)(t).values(values)
-        set_ = {"severity": _greatest(session, t.severity, stmt.excluded.severity),
-                "confidence": _greatest(session, t.confidence, stmt.excluded.confidence),
-                "summary": stmt.excluded.summary, "evidence_refs": stmt.excluded.evidence_refs,
-                "source_kind": stmt.excluded.source_kind}
-        for column in ("account_id", "opportunity_id"):
-            set_[column] = func.coalesce(stmt.excluded[column], getattr(t, column))
-        stmt = stmt.on_conflict_do_update(index_elements=["project_id", "dedupe_key"], set_=set_)
-        out.extend(session.execute(stmt.returning(t.id, t.signal_type, t.summary, t.evidence_refs, t.account_id,
-                                                  t.opportunity_id)))
-    return out
+    if not rows:
+        return []
+    t = LegacySignal.__table__
+
+    def build(ins: Any) -> Any:
+        set_ = {"severity": _greatest(session, t.c.severity, ins.excluded.severity),
+                "confidence": _greatest(session, t.c.confidence, ins.excluded.confidence),
+                "summary": ins.excluded.summary, "evidence_refs": ins.excluded.evidence_refs,
+                "source_kind": ins.excluded.source_kind}
+        for name in ("account_id", "opportunity_id"):
+            set_[name] = func.coalesce(ins.excluded[name], t.c[name])
+        return ins.on_conflict_do_update(index_elements=["project_id", "dedupe_key"], set_=set_).returning(
+            t.c.id, t.c.signal_type, t.c.summary, t.c.evidence_refs, t.c.account_id, t.c.opportunity_id)
+
+    values = _scoped([{**r, "id": new_id(), "status": "proposed", "created_at": now} for r in rows], scope)
+    return _bulk(session, t, values, build)
 
 
 def upsert_nbas(*, session: Session, scope: Scope, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
     """Upsert on (project_id, dedupe_key): priority = max, summary/evidence replaced, ``updated_at = now``,
     ``status`` kept (new rows ``proposed``)."""
-    touched = 0
-    t = NextBestAction
-    for part in _chunks(list(rows)):
-        values = _scoped([{**r, "id": uuid.uuid4(), "status": "proposed", "created_at": now, "updated_at": now}
-                          for r in part], scope)
-        stmt = dialect_insert(session)(t).values(values)
-        stmt = stmt.on_conflict_do_update(
+    if not rows:
+        return 0
+    t = NextBestAction.__table__
+
+    def build(ins: Any) -> Any:
+        return ins.on_conflict_do_update(
             index_elements=["project_id", "dedupe_key"],
-            set_={"priority": _greatest(session, t.priority, stmt.excluded.priority), "summary": stmt.excluded.summary,
-                  "evidence_refs": stmt.excluded.evidence_refs, "signal_id": stmt.excluded.signal_id,
-                  "updated_at": stmt.excluded.updated_at})
-        touched += len(session.execute(stmt.returning(t.id)).all())
-    return touched
+            set_={"priority": _greatest(session, t.c.priority, ins.excluded.priority), "summary": ins.excluded.summary,
+                  "evidence_refs": ins.excluded.evidence_refs, "signal_id": ins.excluded.signal_id,
+                  "updated_at": ins.excluded.updated_at}).returning(t.c.id)
+
+    values = _scoped([{**r, "id": new_id(), "status": "proposed", "created_at": now, "updated_at": now}
+                      for r in rows], scope)
+    return len(_bulk(session, t, values, build))
 
 
 # --- legacy signals and NBA (§10): routes -----------------------------------------------------------------

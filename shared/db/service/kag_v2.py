@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, delete, func, select, text, update
+from sqlalchemy import ARRAY, Text, bindparam, delete, func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.audit import write_audit_event
@@ -57,6 +57,11 @@ V2_CONTENT_COLUMNS: tuple[str, ...] = (
     "evidence_refs", "links", "suggested_template_key", "suggested_template", "signal_snapshot",
     "forecast_snapshot",
 )
+
+
+def _count(result: Any) -> int:
+    """Rows an upsert touched (``RETURNING``; a multi-row statement's ``rowcount`` is not reliable)."""
+    return len(result.all())
 
 
 def _scoped(rows: Iterable[Mapping[str, Any]], scope: Scope) -> list[dict[str, Any]]:
@@ -133,7 +138,7 @@ def upsert_outcomes(*, session: Session, scope: Scope, rows: Sequence[Mapping[st
         index_elements=["project_id", "dedupe_key"],
         set_={k: stmt.excluded[k] for k in ("severity", "notes", "evidence_refs", "source_event_id")},
     )
-    return session.execute(stmt).rowcount or 0
+    return _count(session.execute(stmt.returning(literal_column("1"))))
 
 
 def list_snapshots(*, session: Session, scope: Scope, limit: int, include_unpublished: bool) -> list[ProjectSnapshot]:
@@ -194,21 +199,24 @@ def get_signature(*, session: Session, scope: Scope, window_days: int) -> CaseSi
 
 _PG_CANDIDATES = text("""
 WITH newest AS (
-    SELECT cs.id, cs.project_id, cs.signature_vector, cs.context_json, cs.updated_at,
-           cs.features_json -> 'event_ngrams' AS grams
+    SELECT cs.id
     FROM case_signatures cs
     WHERE cs.account_scope_id = :account_scope_id AND cs.window_days = :window_days AND cs.project_id <> :project_id
     ORDER BY cs.updated_at DESC, cs.id
     LIMIT :limit
+), ranked AS (
+    SELECT cs.id, cs.updated_at, cs.project_id, p.name, cs.signature_vector, cs.context_json, o.shared, o.total
+    FROM newest n
+    JOIN case_signatures cs ON cs.id = n.id
+    JOIN projects p ON p.id = cs.project_id
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT g) FILTER (WHERE g = ANY(:source_ngrams)) AS shared, count(DISTINCT g) AS total
+        FROM jsonb_array_elements_text(cs.features_json -> 'event_ngrams') AS g
+    ) AS o
 )
-SELECT n.project_id, p.name, n.signature_vector, n.context_json, o.shared, o.total
-FROM newest n
-JOIN projects p ON p.id = n.project_id
-CROSS JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE d.g = ANY(:source_ngrams)) AS shared, count(*) AS total
-    FROM (SELECT DISTINCT g FROM jsonb_array_elements_text(n.grams) AS g) AS d
-) AS o
-ORDER BY n.updated_at DESC, n.id
+SELECT json_agg(json_build_array(project_id, name, signature_vector, context_json, shared, total)
+                ORDER BY updated_at DESC, id)
+FROM ranked
 """).bindparams(bindparam("source_ngrams", type_=ARRAY(Text)))
 
 
@@ -218,17 +226,18 @@ def candidate_signatures(*, session: Session, scope: Scope, window_days: int, so
 
     Only what the ranking reads is fetched. On PostgreSQL the database intersects each candidate's
     n-gram set with ``source_ngrams`` (``shared_ngrams`` / ``distinct_ngrams``) so the n-grams of 300
-    candidates never cross the wire (fetching and parsing them was most of a nearest-case query);
-    the returned cases' n-grams are read afterwards (``ngrams_for``). SQLite reads them directly.
+    candidates never cross the wire (fetching and parsing them was most of a nearest-case query), the
+    large ``features_json`` is read only for the 300 newest rows (the CTE picks ids first), and the
+    rows come back as one ``json_agg`` document (one parse); the returned cases' n-grams are read
+    afterwards (``ngrams_for``). SQLite reads the n-grams directly.
     """
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_PG_CANDIDATES, {
+        rows = session.scalar(_PG_CANDIDATES, {
             "account_scope_id": scope.account_scope_id, "window_days": window_days, "project_id": scope.project_id,
             "limit": limit, "source_ngrams": sorted(set(source_ngrams))})
-        return [CaseCandidate(project_id=str(r.project_id), project_name=r.name,
-                              vector=[float(x) for x in (r.signature_vector or [])], ngrams=[],
-                              context=dict(r.context_json or {}), shared_ngrams=int(r.shared),
-                              distinct_ngrams=int(r.total)) for r in rows]
+        return [CaseCandidate(project_id=str(pid), project_name=name, vector=[float(x) for x in (vector or [])],
+                              ngrams=[], context=dict(context or {}), shared_ngrams=int(shared),
+                              distinct_ngrams=int(total)) for pid, name, vector, context, shared, total in rows or ()]
     t = CaseSignature
     stmt = (select(t.project_id, Project.name, t.signature_vector, t.features_json, t.context_json)
             .join(Project, Project.id == t.project_id)
@@ -300,7 +309,7 @@ def upsert_forecasts(*, session: Session, scope: Scope, rows: Sequence[Mapping[s
     keep = ("id", "project_id", "account_scope_id", "risk_type")
     stmt = stmt.on_conflict_do_update(index_elements=["project_id", "risk_type"],
                                       set_={k: stmt.excluded[k] for k in values[0] if k not in keep})
-    return session.execute(stmt).rowcount or 0
+    return _count(session.execute(stmt.returning(literal_column("1"))))
 
 
 def list_forecasts(*, session: Session, scope: Scope, include_unpublished: bool = True) -> list[KagRiskForecast]:
@@ -311,10 +320,11 @@ def list_forecasts(*, session: Session, scope: Scope, include_unpublished: bool 
 
 
 def logit_training_rows(*, session: Session, account_scope_id: uuid.UUID,
-                        since: date) -> tuple[list[ProjectSnapshot], list[Any]]:
+                        since: date) -> tuple[list[Any], list[Any]]:
     """Snapshots and outcomes of every project of the account scope since ``since`` (§13.5 samples)."""
-    snaps = list(session.scalars(select(ProjectSnapshot).where(ProjectSnapshot.account_scope_id == account_scope_id,
-                                                               ProjectSnapshot.snapshot_date >= since)))
+    t = ProjectSnapshot
+    snaps = list(session.execute(select(t.project_id, t.snapshot_date, t.signals_json, t.scores_json)
+                                 .where(t.account_scope_id == account_scope_id, t.snapshot_date >= since)))
     outs = list(session.execute(select(PastCaseOutcome.project_id, PastCaseOutcome.outcome_type,
                                        PastCaseOutcome.occurred_at)
                                 .where(PastCaseOutcome.account_scope_id == account_scope_id)))
@@ -333,7 +343,7 @@ def upsert_recommendations(*, session: Session, scope: Scope, rows: Sequence[Map
     stmt = dialect_insert(session)(RecommendationV2).values(values)
     set_ = {k: stmt.excluded[k] for k in V2_CONTENT_COLUMNS} | {"updated_at": stmt.excluded.updated_at}
     stmt = stmt.on_conflict_do_update(index_elements=["project_id", "dedupe_key"], set_=set_)
-    return session.execute(stmt).rowcount or 0
+    return _count(session.execute(stmt.returning(literal_column("1"))))
 
 
 def badge_color(project_id: Any) -> str:

@@ -1,10 +1,12 @@
 """Portfolio overview and message feed (business.md §A7, §A8): the scoped reads behind them.
 
-Every query covers **all** selected projects at once (``project_id IN (...)`` over the ids resolved
-inside the session's account scope) and groups by project in SQL, so the query count per request is constant
-(about 25 for the overview) whatever the number of projects: no N+1. Aggregates that only need
-counts or sums per day/period are grouped in SQL; the rules (open stages, scores, bucketing,
-ordering, rounding) are the pure functions of ``shared.business.portfolio``.
+Every query covers **all** selected projects at once (``project_id = ANY(ids)`` over the ids resolved
+inside the session's account scope), so the overview costs a constant 10 statements whatever the
+number of projects (12 when the last week holds fewer messages than ``message_limit``): no N+1.
+The project resolution also reads each project's figures (correlated, index-backed scalar
+subqueries); every grouped figure (chart inputs, revenue periods, Loops counts, Attio amounts) comes
+from one ``UNION ALL``. Fewer round trips matter most on a busy machine. The rules (open stages,
+scores, bucketing, ordering, rounding) are the pure functions of ``shared.business.portfolio``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Integer,
+    Numeric,
     Text,
     Uuid,
     and_,
@@ -25,14 +28,13 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from shared.business import portfolio as rules
 from shared.business.crm import is_open_deal_stage
@@ -54,7 +56,6 @@ HEALTH_CHART_DAYS = 60
 VELOCITY_DAYS = 120
 CHART_POINTS = 24
 MESSAGE_WINDOWS = (timedelta(days=1), timedelta(days=7), None)
-RECENT_SCORE_WINDOW = timedelta(hours=6)  # scores and snapshots are refreshed every 30 min by the scheduler
 _BLANK = " \t\r\n\f\v"
 
 
@@ -79,32 +80,16 @@ def _not_blank(session: Session, column: Any) -> Any:
     return and_(column.isnot(None), trim(column, _BLANK) != "")
 
 
-def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in session.execute(stmt)]
+def _id_in(session: Session, column: Any, ids: Sequence[uuid.UUID]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(:ids)``, one array parameter instead of one per id."""
+    if _dialect(session) == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Uuid)))
+    return column.in_(list(ids))
 
 
-def _by_project(rows: Iterable[dict[str, Any]], key: str = "n") -> dict[uuid.UUID, Any]:
-    return {r["project_id"]: r[key] for r in rows}
-
-
-def _latest_per_project(model: Any, order: Any, where: Any) -> Any:
-    """``SELECT … WHERE rn = 1`` over ``row_number() OVER (PARTITION BY project_id ORDER BY order)``."""
-    ranked = select(model, func.row_number().over(partition_by=model.project_id, order_by=order).label("rn")) \
-        .where(where).subquery()
-    return select(ranked).where(ranked.c.rn == 1)
-
-
-def _latest_rows(session: Session, model: Any, stamp: Any, order: Any, where: Any, ids: Sequence[uuid.UUID],
-                 recent_since: datetime) -> dict[uuid.UUID, dict[str, Any]]:
-    """The latest row per project: rows stamped after ``recent_since`` first (a handful per project for
-    a refreshed project), then the full history of the projects that had none."""
-    found = {r["project_id"]: r for r in _rows(session, _latest_per_project(model, order,
-                                                                             and_(where, stamp >= recent_since)))}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        older = _latest_per_project(model, order, and_(where, model.project_id.in_(missing)))
-        found.update({r["project_id"]: r for r in _rows(session, older)})
-    return found
+def _rows(session: Session, stmt: Any) -> list[Any]:
+    """The result rows as read-only mappings (``row["column"]``, ``row.get``, ``{**row}``)."""
+    return list(session.execute(stmt).mappings())
 
 
 def _like_pattern(keyword: str) -> str:
@@ -134,14 +119,45 @@ def _agreement_batch(session: Session, columns: Sequence[Any], where: Any, offse
 
 # --- project resolution ----------------------------------------------------------------------------
 def resolve_projects(*, session: Session, account_scope_id: uuid.UUID, active_project_id: uuid.UUID | None,
-                     requested_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """§A7 selection: the requested ids within the session scope (no fallback), else the active project."""
+                     requested_ids: Sequence[str], now: datetime) -> list[Any]:
+    """§A7 selection: the requested ids within the session scope (no fallback), else the active project;
+    sorted by name. Each row also carries the project's dashboard figures (:func:`_figures_query`)."""
     wanted = [uuid.UUID(i) for i in requested_ids] or ([active_project_id] if active_project_id else [])
     if not wanted:
         return []
-    rows = _rows(session, select(Project.id, Project.name, Project.account_scope_id, Project.created_at)
-                 .where(Project.account_scope_id == account_scope_id, Project.id.in_(wanted)))
+    rows = _rows(session, _figures_query(session, account_scope_id, wanted, now))
     return rules.select_projects(requested_ids, active_project_id=active_project_id, scope_projects=rows)
+
+
+def _figures_query(session: Session, account_scope_id: uuid.UUID, ids: Sequence[uuid.UUID], now: datetime) -> Any:
+    """The scope's projects among ``ids`` with correlated scalar subqueries, each answered from an index
+    (``project_id`` first): messages in 7 days, open issues, open risks, signed offers, the latest
+    health score and the latest revenue snapshot's costs and margin. One round trip, no N+1."""
+    msg, issue = inputs.table("cw_messages"), inputs.table("linear_issues_raw")
+    h, r, o, radar = HealthScore, AnalyticsRevenueSnapshot, Offer, RiskRadarItem
+    newest = aliased(AnalyticsRevenueSnapshot)
+    latest_snapshot = (select(newest.id).where(newest.project_id == Project.id)
+                       .order_by(newest.generated_at.desc(), newest.horizon_days).limit(1)
+                       .correlate(Project).scalar_subquery())
+
+    def scalar(stmt: Any) -> Any:  # noqa: ANN401
+        return stmt.scalar_subquery()
+
+    return select(
+        Project.id, Project.name, Project.account_scope_id, Project.created_at,
+        scalar(select(func.count()).select_from(msg).where(
+            msg.c.project_id == Project.id, msg.c.created_at > now - timedelta(days=7))).label("messages_7d"),
+        scalar(select(func.count()).select_from(issue).where(
+            issue.c.project_id == Project.id, issue.c.completed_at.is_(None))).label("open_issues"),
+        scalar(select(func.count()).select_from(radar).where(
+            radar.project_id == Project.id, radar.status != "closed")).label("risks_open"),
+        scalar(select(func.sum(o.total)).where(o.project_id == Project.id, o.status == "signed")).label(
+            "signed_total"),
+        scalar(select(h.score).where(h.project_id == Project.id, h.account_id.is_(None))
+               .order_by(h.generated_at.desc()).limit(1)).label("health_score"),
+        scalar(select(r.costs_amount).where(r.id == latest_snapshot)).label("costs_amount"),
+        scalar(select(r.gross_margin).where(r.id == latest_snapshot)).label("gross_margin"),
+    ).where(Project.account_scope_id == account_scope_id, _id_in(session, Project.id, ids))
 
 
 # --- overview --------------------------------------------------------------------------------------
@@ -156,40 +172,38 @@ def overview(*, session: Session, account_scope_id: uuid.UUID, projects: Sequenc
     today = now.date()
     reads = _Reads(session, account_scope_id, ids, names, now)
     opportunities = reads.crm_opportunities()
-    health = reads.latest_health()
-    risks_open = reads.risks_open()
-    messages_7d = reads.messages_7d()
-    open_issues = reads.open_issues()
-    attio_pipeline = reads.attio_open_pipeline()
+    agg = reads.aggregates()
     by_project = [rules.dashboard_row(
-        project_id=p["id"], project_name=p["name"], messages_7d=messages_7d.get(p["id"], 0),
-        linear_open_issues=open_issues.get(p["id"], 0), attio_pipeline_amount=attio_pipeline.get(p["id"], 0),
-        crm_opportunities=opportunities.get(p["id"], []), health_score=health.get(p["id"]),
-        risks_open=risks_open.get(p["id"], 0)) for p in projects]
+        project_id=p["id"], project_name=p["name"], messages_7d=p["messages_7d"], linear_open_issues=p["open_issues"],
+        attio_pipeline_amount=agg["attio"].get(p["id"], 0), crm_opportunities=opportunities.get(p["id"], []),
+        health_score=p["health_score"], risks_open=p["risks_open"]) for p in projects]
     totals = rules.dashboard_totals(by_project)
-    revenue = reads.revenue_by_period()
+    revenue = agg["revenue"]
     burn = rules.burn_vs_budget_chart(revenue, max_points=CHART_POINTS)
     agreement_rows, agreement_days = reads.agreements(keywords, query.card_limit)
+    series = agg
+    radar = reads.radar_items()
     charts = {
-        "health_score": rules.bucket_series(reads.health_by_day(), bucket="day", agg="avg", max_points=60),
+        "health_score": rules.bucket_series(series["health"], bucket="day", agg="avg", max_points=60),
         "velocity_completed_issues": _int_values(rules.bucket_series(
-            reads.completed_by_day(), bucket="week", agg="sum", max_points=CHART_POINTS, places=0)),
+            series["completed"], bucket="week", agg="sum", max_points=CHART_POINTS, places=0)),
         "blockers_count": _int_values(rules.bucket_series(
-            reads.overdue_by_due_date(), bucket="week", agg="sum", max_points=CHART_POINTS, places=0)),
+            series["overdue"], bucket="week", agg="sum", max_points=CHART_POINTS, places=0)),
         "client_responsiveness_minutes": rules.bucket_series(
-            reads.responsiveness_by_period(), bucket="day", agg="avg", max_points=CHART_POINTS),
+            series["responsiveness"], bucket="day", agg="avg", max_points=CHART_POINTS),
         "agreements_created_vs_completed": rules.agreements_chart_from_counts(
-            agreement_days, reads.signed_offer_days(), max_points=CHART_POINTS),
-        "risks_trend": rules.risks_trend_chart(reads.radar_severities(), max_points=CHART_POINTS),
+            agreement_days, series["signed"], max_points=CHART_POINTS),
+        "risks_trend": rules.risks_trend_chart([(r["created_at"], r["severity"]) for r in radar],
+                                               max_points=CHART_POINTS),
         "burn_vs_budget": burn,
-        "upsell_potential_score": rules.bucket_series(
-            reads.upsell_scores(), bucket="week", agg="avg", max_points=CHART_POINTS, places=4),
+        "upsell_potential_score": rules.bucket_mean_series(
+            agg["upsell"], bucket="week", max_points=CHART_POINTS, places=4),
     }
-    latest_snapshots = reads.latest_revenue_snapshots()
-    signed = reads.signed_totals()
     finance_rows = [rules.finance_row(
         project_id=p["id"], project_name=p["name"], opportunities=opportunities.get(p["id"], []),
-        signed_offer_totals=[signed.get(p["id"], 0)], latest_snapshot=latest_snapshots.get(p["id"]), today=today)
+        signed_offer_totals=[p["signed_total"] or 0], today=today,
+        latest_snapshot=None if p["costs_amount"] is None else {"costs_amount": p["costs_amount"],
+                                                                 "gross_margin": p["gross_margin"]})
         for p in projects]
     all_opportunities = [o for p in projects for o in opportunities.get(p["id"], [])]
     return {
@@ -201,7 +215,8 @@ def overview(*, session: Session, account_scope_id: uuid.UUID, projects: Sequenc
                       "charts": charts},
         "messages": rules.overview_messages(reads.latest_messages(query.message_limit), limit=query.message_limit),
         "agreements": rules.agreement_cards(agreement_rows, card_limit=query.card_limit, keywords=keywords),
-        "risks": rules.risk_cards(radar_items=reads.open_radar_items(), signals=reads.severe_signals(query.card_limit),
+        "risks": rules.risk_cards(radar_items=[r for r in radar if r["status"] != "closed"],
+                                  signals=reads.severe_signals(query.card_limit),
                                   patterns=reads.open_patterns(), card_limit=query.card_limit),
         "finances": {"totals": rules.finance_totals(finance_rows), "by_project": finance_rows,
                      "charts": rules.finance_charts(finance_rows=finance_rows, dashboard_rows=by_project,
@@ -210,7 +225,7 @@ def overview(*, session: Session, account_scope_id: uuid.UUID, projects: Sequenc
                    "recent_offers": rules.recent_offer_cards(reads.recent_offers(query.card_limit),
                                                              card_limit=query.card_limit),
                    "discount_policy": rules.discount_policy(by_project)},
-        "loops": reads.loops_counts(),
+        "loops": agg["loops"],
     }
 
 
@@ -224,7 +239,6 @@ class _Reads:
     def __init__(self, session: Session, account_scope_id: uuid.UUID, ids: list[uuid.UUID],
                  names: dict[uuid.UUID, str], now: datetime) -> None:
         self.s, self.scope_id, self.ids, self.names, self.now = session, account_scope_id, ids, names, now
-        self.postgres = _dialect(session) == "postgresql"
 
     def _in(self, model_or_table: Any) -> Any:
         """``project_id IN (the selected ids)``: those ids were resolved inside the session's account
@@ -232,9 +246,7 @@ class _Reads:
         guard), so this is the scope filter, and it lets PostgreSQL answer counts from the
         ``(project_id, created_at)`` indexes alone (index-only scans)."""
         t = getattr(model_or_table, "__table__", model_or_table)
-        if self.postgres:  # one array parameter instead of one bind per id
-            return t.c.project_id == any_(literal(self.ids, ARRAY(Uuid)))
-        return t.c.project_id.in_(self.ids)
+        return _id_in(self.s, t.c.project_id, self.ids)
 
     def _named(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**r, "project_name": self.names.get(r["project_id"])} for r in rows]
@@ -248,91 +260,81 @@ class _Reads:
             out[r["project_id"]].append(r)
         return out
 
-    def latest_health(self) -> dict[uuid.UUID, Any]:
-        h = HealthScore
-        rows = _latest_rows(self.s, h, h.generated_at, h.generated_at.desc(), and_(self._in(h), h.account_id.is_(None)),
-                            self.ids, self.now - RECENT_SCORE_WINDOW)
-        return {pid: r["score"] for pid, r in rows.items()}
+    def aggregates(self) -> dict[str, Any]:
+        """Every grouped figure of the overview in one ``UNION ALL`` of ``(series, project_id, label, d, v1,
+        v2, v3)`` rows: average health per day (60 days), completed issues per day (120 days), overdue open
+        issues per due date, average response minutes per comms period, signed offers per day, the
+        horizon-30 revenue sums per period, upsell Σscore and count per day, the Loops e-mail counts and
+        the Attio amounts per project and stage (open stages are decided on the few distinct titles)."""
+        h, c, o, rev = HealthScore, AnalyticsCommsSnapshot, Offer, AnalyticsRevenueSnapshot
+        issue, upsell, contacts, attio = (inputs.table(n) for n in (
+            "linear_issues_raw", "upsell_opportunities", "cw_contacts", "attio_opportunities_raw"))
+        none_date, none_num = cast(null(), Date), cast(null(), Numeric)
 
-    def risks_open(self) -> dict[uuid.UUID, int]:
-        return _by_project(_rows(self.s, select(RiskRadarItem.project_id, func.count().label("n"))
-                                 .where(self._in(RiskRadarItem), RiskRadarItem.status != "closed")
-                                 .group_by(RiskRadarItem.project_id)))
+        def part(name: str, *where: Any, d: Any = None, v1: Any = None, v2: Any = None, v3: Any = None,
+                 project: Any = None, label: Any = None, group: tuple[Any, ...] = ()) -> Any:
+            return select(literal(name).label("series"),
+                          (project if project is not None else cast(null(), Uuid)).label("project_id"),
+                          (label if label is not None else cast(null(), Text)).label("label"),
+                          (d if d is not None else none_date).label("d"),
+                          *((cast(v, Numeric) if v is not None else none_num).label(k)
+                            for k, v in (("v1", v1), ("v2", v2), ("v3", v3)))).where(*where).group_by(*group)
 
-    def messages_7d(self) -> dict[uuid.UUID, int]:
-        t = inputs.table("cw_messages")
-        return _by_project(_rows(self.s, select(t.c.project_id, func.count().label("n"))
-                                 .where(self._in(t), t.c.created_at > self.now - timedelta(days=7))
-                                 .group_by(t.c.project_id)))
-
-    def open_issues(self) -> dict[uuid.UUID, int]:
-        t = inputs.table("linear_issues_raw")
-        return _by_project(_rows(self.s, select(t.c.project_id, func.count().label("n"))
-                                 .where(self._in(t), t.c.completed_at.is_(None)).group_by(t.c.project_id)))
-
-    def attio_open_pipeline(self) -> dict[uuid.UUID, Any]:
-        out: dict[uuid.UUID, Any] = defaultdict(int)
-        is_open: dict[str | None, bool] = {}  # few distinct stage titles: normalise each once
-        for r in inputs.attio_stage_amounts(self.s, self.scope_id, self.ids):
-            if r["stage"] not in is_open:
-                is_open[r["stage"]] = is_open_deal_stage(r["stage"])
-            if is_open[r["stage"]]:
-                out[r["project_id"]] += r["amount"] or 0
+        days = {k: _day(self.s, col) for k, col in (("health", h.generated_at), ("done", issue.c.completed_at),
+                                                    ("signed", o.updated_at), ("upsell", upsell.c.created_at))}
+        stmt = union_all(
+            part("health", self._in(h), h.account_id.is_(None),
+                 h.generated_at >= self.now - timedelta(days=HEALTH_CHART_DAYS),
+                 d=days["health"], v1=func.avg(h.score), group=(days["health"],)),
+            part("completed", self._in(issue), issue.c.completed_at.isnot(None),
+                 issue.c.completed_at >= self.now - timedelta(days=VELOCITY_DAYS),
+                 d=days["done"], v1=func.count(), group=(days["done"],)),
+            part("overdue", self._in(issue), issue.c.completed_at.is_(None), issue.c.due_date.isnot(None),
+                 issue.c.due_date < self.now.date(), d=issue.c.due_date, v1=func.count(), group=(issue.c.due_date,)),
+            part("responsiveness", self._in(c), d=c.period_start, v1=func.avg(c.avg_response_minutes),
+                 group=(c.period_start,)),
+            part("signed", self._in(o), o.status == "signed", d=days["signed"], v1=func.count(),
+                 group=(days["signed"],)),
+            part("revenue", self._in(rev), rev.horizon_days == 30, d=rev.period_start,
+                 v1=func.sum(rev.expected_revenue), v2=func.sum(rev.pipeline_amount), v3=func.sum(rev.costs_amount),
+                 group=(rev.period_start,)),
+            part("upsell", self._in(upsell), d=days["upsell"], v1=func.sum(upsell.c.score), v2=func.count(),
+                 group=(days["upsell"],)),
+            part("loops", self._in(contacts), _not_blank(self.s, contacts.c.email), v1=func.count(),
+                 v2=func.count(func.distinct(func.lower(contacts.c.email)))),
+            part("attio", self._in(attio), project=attio.c.project_id, label=attio.c.stage,
+                 v1=func.sum(attio.c.amount), group=(attio.c.project_id, attio.c.stage)),
+        )
+        out: dict[str, Any] = {k: [] for k in ("health", "completed", "overdue", "responsiveness", "signed",
+                                               "revenue", "upsell")}
+        out["loops"] = {"contacts_with_email": 0, "unique_emails": 0}
+        attio_open: dict[uuid.UUID, Any] = defaultdict(int)
+        is_open: dict[str | None, bool] = {}
+        for row in _rows(self.s, stmt):
+            name = row["series"]
+            if name == "loops":
+                out["loops"] = {"contacts_with_email": int(row["v1"] or 0), "unique_emails": int(row["v2"] or 0)}
+            elif name == "attio":
+                if row["label"] not in is_open:
+                    is_open[row["label"]] = is_open_deal_stage(row["label"])
+                if is_open[row["label"]]:
+                    attio_open[row["project_id"]] += row["v1"] or 0
+            elif name == "revenue":
+                out["revenue"].append({"period_start": _as_date(row["d"]), "horizon_days": 30,
+                                       "expected_revenue": row["v1"], "pipeline_amount": row["v2"],
+                                       "costs_amount": row["v3"]})
+            elif name == "upsell":
+                out["upsell"].append((_as_date(row["d"]), row["v1"], row["v2"]))
+            else:
+                out[name].append((_as_date(row["d"]), row["v1"]))
+        out["attio"] = attio_open
         return out
 
-    # charts
-    def health_by_day(self) -> list[tuple[date, Any]]:
-        day = _day(self.s, HealthScore.generated_at)
-        stmt = (select(day.label("d"), func.avg(HealthScore.score).label("v"))
-                .where(self._in(HealthScore), HealthScore.account_id.is_(None),
-                       HealthScore.generated_at >= self.now - timedelta(days=HEALTH_CHART_DAYS))
-                .group_by(day))
-        return [(_as_date(r["d"]), r["v"]) for r in _rows(self.s, stmt)]
-
-    def completed_by_day(self) -> list[tuple[date, int]]:
-        t = inputs.table("linear_issues_raw")
-        day = _day(self.s, t.c.completed_at)
-        stmt = (select(day.label("d"), func.count().label("n"))
-                .where(self._in(t), t.c.completed_at.isnot(None),
-                       t.c.completed_at >= self.now - timedelta(days=VELOCITY_DAYS)).group_by(day))
-        return [(_as_date(r["d"]), r["n"]) for r in _rows(self.s, stmt)]
-
-    def overdue_by_due_date(self) -> list[tuple[date, int]]:
-        t = inputs.table("linear_issues_raw")
-        stmt = (select(t.c.due_date, func.count().label("n"))
-                .where(self._in(t), t.c.completed_at.is_(None), t.c.due_date.isnot(None),
-                       t.c.due_date < self.now.date()).group_by(t.c.due_date))
-        return [(_as_date(r["due_date"]), r["n"]) for r in _rows(self.s, stmt)]
-
-    def responsiveness_by_period(self) -> list[tuple[date, Any]]:
-        c = AnalyticsCommsSnapshot
-        stmt = (select(c.period_start, func.avg(c.avg_response_minutes).label("v"))
-                .where(self._in(c)).group_by(c.period_start))
-        return [(_as_date(r["period_start"]), r["v"]) for r in _rows(self.s, stmt)]
-
-    def revenue_by_period(self) -> list[dict[str, Any]]:
-        r = AnalyticsRevenueSnapshot
-        stmt = (select(r.period_start, literal_column("30").label("horizon_days"),
-                       func.sum(r.expected_revenue).label("expected_revenue"),
-                       func.sum(r.pipeline_amount).label("pipeline_amount"),
-                       func.sum(r.costs_amount).label("costs_amount"))
-                .where(self._in(r), r.horizon_days == 30).group_by(r.period_start))
-        return [{**row, "period_start": _as_date(row["period_start"])} for row in _rows(self.s, stmt)]
-
-    def signed_offer_days(self) -> list[tuple[date, int]]:
-        day = _day(self.s, Offer.updated_at)
-        stmt = (select(day.label("d"), func.count().label("n")).where(self._in(Offer), Offer.status == "signed")
-                .group_by(day))
-        return [(_as_date(r["d"]), int(r["n"])) for r in _rows(self.s, stmt)]
-
-    def radar_severities(self) -> list[tuple[datetime, int]]:
-        stmt = select(RiskRadarItem.created_at, RiskRadarItem.severity).where(self._in(RiskRadarItem))
-        return [(r["created_at"], r["severity"]) for r in _rows(self.s, stmt)]
-
-    def upsell_scores(self) -> list[tuple[datetime, Any]]:
-        t = inputs.table("upsell_opportunities")
-        return [(r["created_at"], r["score"]) for r in _rows(self.s, select(t.c.created_at, t.c.score)
-                                                                  .where(self._in(t)))]
+    def radar_items(self) -> list[dict[str, Any]]:
+        """Every radar item of the selection (cards keep the non-closed ones; the trend counts them all)."""
+        r = RiskRadarItem
+        return self._named(_rows(self.s, select(r.id, r.project_id, r.title, r.severity, r.probability, r.status,
+                                                r.created_at, r.updated_at).where(self._in(r))))
 
     # cards
     def latest_messages(self, limit: int) -> list[dict[str, Any]]:
@@ -385,11 +387,6 @@ class _Reads:
             offset += batch
         return self._named(cards), days
 
-    def open_radar_items(self) -> list[dict[str, Any]]:
-        r = RiskRadarItem
-        return self._named(_rows(self.s, select(r.id, r.project_id, r.title, r.severity, r.probability, r.status,
-                                                r.updated_at).where(self._in(r), r.status != "closed")))
-
     def severe_signals(self, limit: int) -> list[dict[str, Any]]:
         t = inputs.table("signals")
         stmt = (select(t.c.id, t.c.project_id, t.c.summary, t.c.severity, t.c.confidence, t.c.status, t.c.created_at)
@@ -402,15 +399,6 @@ class _Reads:
         return self._named(_rows(self.s, select(p.id, p.project_id, p.title, p.weight, p.status, p.updated_at)
                                  .where(self._in(p), p.status == "open")))
 
-    def latest_revenue_snapshots(self) -> dict[uuid.UUID, dict[str, Any]]:
-        r = AnalyticsRevenueSnapshot
-        return _latest_rows(self.s, r, r.generated_at, [r.generated_at.desc(), r.horizon_days], self._in(r),
-                            self.ids, self.now - RECENT_SCORE_WINDOW)
-
-    def signed_totals(self) -> dict[uuid.UUID, Any]:
-        return _by_project(_rows(self.s, select(Offer.project_id, func.sum(Offer.total).label("n"))
-                                 .where(self._in(Offer), Offer.status == "signed").group_by(Offer.project_id)))
-
     def top_upsell(self, limit: int) -> list[dict[str, Any]]:
         t = inputs.table("upsell_opportunities")
         stmt = (select(t.c.id, t.c.project_id, t.c.title, t.c.rationale, t.c.score, t.c.status, t.c.created_at,
@@ -422,13 +410,6 @@ class _Reads:
         stmt = (select(Offer.id, Offer.project_id, Offer.title, Offer.status, Offer.discount_pct, Offer.total,
                        Offer.updated_at).where(self._in(Offer)).order_by(Offer.updated_at.desc()).limit(limit))
         return self._named(_rows(self.s, stmt))
-
-    def loops_counts(self) -> dict[str, int]:
-        t = inputs.table("cw_contacts")
-        with_email, unique = self.s.execute(
-            select(func.count(), func.count(func.distinct(func.lower(t.c.email))))
-            .where(self._in(t), _not_blank(self.s, t.c.email))).one()
-        return {"contacts_with_email": int(with_email or 0), "unique_emails": int(unique or 0)}
 
 
 # --- message feed (§A8) ---------------------------------------------------------------------------

@@ -10,20 +10,18 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from shared.chunking import RAG_SOURCE_TYPES, SOURCE_FIELDS, ChunkAction, ChunkingSettings, plan_source_chunks
-from shared.db.models.rag import RagChunk
-from shared.lexical import LexicalHit, idf_overlap_rank, normalize_for_index
+from shared.db.models.rag import RagChunk, RagTermStat
+from shared.lexical import LexicalHit, idf, idf_overlap_rank, normalize_for_index
 from shared.scope import Scope
 from shared.timeutil import utcnow
 
-SOURCE_TABLES = {"chatwoot_message": "cw_messages", "attio_note": "attio_activities_raw",
-                 "linear_issue": "linear_issues_raw"}
 STALE_RECOVERED = "recovered_from_stale_processing"
 ERROR_MAX_CHARS = 400
 
@@ -192,31 +190,33 @@ def claim_batch(session: Session, scope: Scope, *, limit: int, model: tuple[str,
     """Claim up to ``limit`` rows: ``pending`` ones first (``created_at, id``), then — when ``model``
     (provider, model, dim) is given — ``ready`` rows embedded with another model (oldest first).
 
-    Claimed rows become ``processing`` with ``embedding_attempts + 1``. Rows are locked with
-    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two runs never claim the same row.
+    One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` per kind (row locks on
+    PostgreSQL, so two runs never claim the same row): the rows become ``processing`` with
+    ``embedding_attempts + 1``.
     """
     base = select(RagChunk.id).filter_by(**scope.as_filter())
     pending = (base.where(RagChunk.embedding_status == "pending")
                .order_by(RagChunk.created_at, RagChunk.id).limit(limit))
-    ids = list(session.scalars(_skip_locked(session, pending)))
-    if len(ids) < limit and model is not None:
+    out = _claim(session, scope, _skip_locked(session, pending))
+    if len(out) < limit and model is not None:
         stale = (base.where(RagChunk.embedding_status == "ready", _model_differs(*model))
-                 .order_by(RagChunk.last_embedded_at.asc().nulls_first(), RagChunk.id).limit(limit - len(ids)))
-        ids += list(session.scalars(_skip_locked(session, stale)))
-    if not ids:
-        return []
-    now = utcnow()
-    session.execute(
-        update(RagChunk).where(RagChunk.id.in_(ids)).filter_by(**scope.as_filter())
-        .values(embedding_status="processing", embedding_attempts=RagChunk.embedding_attempts + 1, updated_at=now)
+                 .order_by(RagChunk.last_embedded_at.asc().nulls_first(), RagChunk.id).limit(limit - len(out)))
+        out += _claim(session, scope, _skip_locked(session, stale))
+    return out
+
+
+def _claim(session: Session, scope: Scope, ids: Any) -> list[ClaimedChunk]:
+    claim = ids.cte("claim").prefix_with("MATERIALIZED", dialect="postgresql")  # evaluated exactly once
+    stmt = (
+        update(RagChunk).where(RagChunk.id == claim.c.id)
+        .filter_by(**scope.as_filter())
+        .values(embedding_status="processing", embedding_attempts=RagChunk.embedding_attempts + 1,
+                updated_at=utcnow())
+        .returning(RagChunk.id, RagChunk.text, RagChunk.text_hash, RagChunk.embedding_attempts, RagChunk.created_at,
+                   *(getattr(RagChunk, f) for f in SOURCE_FIELDS), RagChunk.chunk_index)
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(
-        select(RagChunk.id, RagChunk.text, RagChunk.text_hash, RagChunk.embedding_attempts,
-               *(getattr(RagChunk, f) for f in SOURCE_FIELDS), RagChunk.chunk_index)
-        .where(RagChunk.id.in_(ids)).filter_by(**scope.as_filter())
-        .order_by(RagChunk.created_at, RagChunk.id)
-    ).all()
+    rows = sorted(session.execute(stmt).all(), key=lambda r: (r.created_at, str(r.id)))
     out = []
     for r in rows:
         meta = {f: getattr(r, f) for f in (*SOURCE_FIELDS, "chunk_index", "text_hash")}
@@ -377,8 +377,11 @@ def lexical_search(session: Session, scope: Scope, *, terms: Sequence[str], filt
     """Top ``limit`` ``ready`` chunks of the scope holding query terms, best first (§9.3 step 2).
 
     ``terms`` are ``shared.lexical.query_terms`` of the query (already stemmed). The ranking is
-    ``shared.lexical.idf_overlap_rank``: on PostgreSQL computed in one statement over the GIN index of
-    ``search_tsv``, on SQLite in Python over a substring match of ``' ' || search_text || ' '``.
+    ``shared.lexical.idf_overlap_rank``. PostgreSQL: in SQL over the GIN index of ``search_tsv``, with
+    the IDF weights from ``rag_term_stats`` (kept by the embeddings job) so that only chunks able to
+    reach the coverage bar are read — the bar is raised first (0.3, then 0.1) while it still yields a
+    full page, which keeps the answer exact; without statistics, one exact statement over every
+    candidate. SQLite: in Python over a substring match of ``' ' || search_text || ' '``.
     """
     terms = list(dict.fromkeys(t for t in terms if t))
     if not terms or limit < 1:
@@ -407,10 +410,137 @@ def _filter_sql(scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, An
     return " AND ".join(sql), params
 
 
+# --- term statistics (IDF weights of the PostgreSQL keyword search) -------------------------------
+STATS_REFRESH_CHANGE = 0.1  # refresh when the ready-chunk count moved by more than this share ...
+STATS_REFRESH_AGE = timedelta(hours=1)  # ... or the statistics are this old and the count moved at all
+
+
+def ready_count(session: Session, scope: Scope) -> int:
+    return session.scalar(select(func.count()).select_from(RagChunk)
+                          .filter_by(embedding_status="ready", **scope.as_filter())) or 0
+
+
+def refresh_term_stats(session: Session, scope: Scope) -> int:
+    """Recount the document frequency of every index term over the project's ``ready`` chunks
+    (PostgreSQL ``ts_stat``); returns the corpus size. A no-op returning 0 on other databases."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    pid, sid = uuid.UUID(str(scope.project_id)), uuid.UUID(str(scope.account_scope_id))  # literals below are UUIDs
+    corpus = (f"SELECT search_tsv FROM rag_chunks WHERE project_id = '{pid}' AND account_scope_id = '{sid}' "
+              "AND embedding_status = 'ready'")
+    params = {"p": pid, "s": sid}
+    session.execute(sql_text("DELETE FROM rag_term_stats WHERE project_id = :p AND account_scope_id = :s"), params)
+    session.execute(sql_text(
+        "INSERT INTO rag_term_stats (project_id, account_scope_id, term, df, refreshed_at) "
+        "SELECT :p, :s, word, ndoc, now() FROM ts_stat(:corpus) WHERE word <> ''"), params | {"corpus": corpus})
+    n = ready_count(session, scope)
+    session.execute(sql_text("INSERT INTO rag_term_stats (project_id, account_scope_id, term, df, refreshed_at) "
+                             "VALUES (:p, :s, '', :n, now())"), params | {"n": n})
+    return n
+
+
+def maybe_refresh_term_stats(session: Session, scope: Scope) -> bool:
+    """Refresh the statistics when missing, when the corpus changed by more than 10 %, or when they are
+    over an hour old and the corpus changed at all. Returns whether it refreshed."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    row = session.execute(select(RagTermStat.df, RagTermStat.refreshed_at)
+                          .filter_by(term="", **scope.as_filter())).first()
+    n = ready_count(session, scope)
+    if row is not None:
+        old, at = row
+        moved = abs(n - old)
+        if moved <= STATS_REFRESH_CHANGE * max(old, 1) and (moved == 0 or utcnow() - at < STATS_REFRESH_AGE):
+            return False
+    refresh_term_stats(session, scope)
+    return True
+
+
+def term_frequencies(session: Session, scope: Scope, terms: Sequence[str]) -> tuple[int, dict[str, int]] | None:
+    """``(corpus size, {term: df})`` from the statistics (absent terms: 0), or ``None`` when there are none."""
+    rows = dict(session.execute(select(RagTermStat.term, RagTermStat.df)
+                                .filter_by(**scope.as_filter()).where(RagTermStat.term.in_(["", *terms]))).all())
+    if "" not in rows:
+        return None
+    return rows.pop(""), {t: rows.get(t, 0) for t in terms}
+
+
+MAX_AND_GROUPS = 64
+COVERAGE_CASCADE = (0.3, 0.1, 0.0)  # bars tried in turn until one yields a full page (MaxScore-like pruning)
+
+
+def candidate_groups(weights: Sequence[float], min_coverage: float) -> list[tuple[int, ...]]:
+    """Term groups (indexes) a chunk must hold all of, for at least one group, to reach ``min_coverage``.
+
+    The minimal subsets whose weight reaches the bar, when there are few; otherwise single terms minus
+    the most common ones that could not reach it even together. With no bar: every term alone.
+    """
+    n = len(weights)
+    need = min_coverage * sum(weights) - 1e-9
+    if need <= 0:
+        return [(i,) for i in range(n)]
+    if n <= 10:
+        def ok(mask: int) -> bool:
+            return sum(weights[i] for i in range(n) if mask >> i & 1) >= need
+
+        groups = [tuple(i for i in range(n) if mask >> i & 1) for mask in range(1, 1 << n)
+                  if ok(mask) and not any(mask >> i & 1 and ok(mask & ~(1 << i)) for i in range(n))]
+        if len(groups) <= MAX_AND_GROUPS:
+            return groups
+    order = sorted(range(n), key=lambda i: weights[i])
+    cumulative, weak = 0.0, set()
+    for i in order:  # the most common terms whose weights together stay below the bar
+        if cumulative + weights[i] >= need:
+            break
+        cumulative += weights[i]
+        weak.add(i)
+    return [(i,) for i in range(n) if i not in weak]
+
+
 def _lexical_pg(session: Session, scope: Scope, terms: list[str], filters: SearchFilters, limit: int,
                 min_coverage: float) -> list[LexicalHit]:
-    """``idf_overlap_rank`` in one statement: candidates from the GIN index (any term), document
-    frequencies counted over the candidates, the corpus size over the same filters."""
+    """Statistics are project-wide (the filters narrow the candidates, not the IDF weights)."""
+    stats = term_frequencies(session, scope, terms)
+    if stats is None:
+        return _lexical_pg_exact(session, scope, terms, filters, limit, min_coverage)
+    n_docs, df = stats
+    weights = [idf(n_docs, df[t]) for t in terms]
+    hits: list[LexicalHit] = []
+    for bar in sorted({max(min_coverage, b) for b in COVERAGE_CASCADE}, reverse=True):
+        hits = _lexical_pg_pruned(session, scope, terms, weights, filters, limit, bar)
+        if len(hits) >= limit:  # every chunk below this bar scores lower than all of these: exact top
+            break
+    return hits
+
+
+def _lexical_pg_pruned(session: Session, scope: Scope, terms: list[str], weights: list[float],
+                       filters: SearchFilters, limit: int, min_coverage: float) -> list[LexicalHit]:
+    """The top chunks among those reaching ``min_coverage``, found through the GIN index with only the
+    term groups that can reach it (``candidate_groups``), scored with the given IDF weights."""
+    total = sum(weights)
+    where, params = _filter_sql(scope, filters)
+    n = range(len(terms))
+    params |= {f"t{i}": terms[i] for i in n} | {f"w{i}": weights[i] for i in n}
+    params |= {"bar": min_coverage * total - 1e-9, "limit": limit}
+    q = [f"plainto_tsquery('simple', :t{i})" for i in n]
+    groups = candidate_groups(weights, min_coverage)
+    match = " || ".join("(" + " && ".join(q[i] for i in g) + ")" for g in groups)
+    sql = f"""
+SELECT id, score, len FROM (
+    SELECT id, length(search_tsv) AS len,
+           {" + ".join(f"CASE WHEN search_tsv @@ {q[i]} THEN CAST(:w{i} AS float8) ELSE 0 END" for i in n)} AS score
+    FROM rag_chunks WHERE {where} AND search_tsv @@ ({match})
+) c
+WHERE score > 0 AND score >= :bar
+ORDER BY score DESC, len, id LIMIT :limit"""
+    return [LexicalHit(str(i), float(sc), float(sc) / total if total else 0.0, int(ln or 0))
+            for i, sc, ln in session.execute(sql_text(sql), params)]
+
+
+def _lexical_pg_exact(session: Session, scope: Scope, terms: list[str], filters: SearchFilters, limit: int,
+                      min_coverage: float) -> list[LexicalHit]:
+    """Without statistics: ``idf_overlap_rank`` in one statement, the document frequencies counted over
+    every candidate (any term) and the corpus size over the same filters. Exact, slower on large corpora."""
     where, params = _filter_sql(scope, filters)
     n = range(len(terms))
     params |= {f"t{i}": terms[i] for i in n} | {"min_coverage": min_coverage, "limit": limit}
@@ -454,11 +584,31 @@ def _lexical_substring(session: Session, scope: Scope, terms: list[str], filters
     return idf_overlap_rank(terms, docs, n_docs=n_docs, min_coverage=min_coverage)[:limit]
 
 
+HYDRATED_COLUMNS = ("id", "source_type", "source_table", "source_pk", "conversation_global_id",
+                    "message_global_id", "contact_global_id", "chunk_index", "text", "source_ts", "created_at")
+
+
+class ChunkView(NamedTuple):
+    """The chunk columns a search result shows (no ORM object: hydration is on the hot path)."""
+
+    id: uuid.UUID
+    source_type: str
+    source_table: str
+    source_pk: str
+    conversation_global_id: str | None
+    message_global_id: str | None
+    contact_global_id: str | None
+    chunk_index: int
+    text: str
+    source_ts: datetime | None
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class HydratedChunk:
     """A ``ready`` chunk with what its evidence needs from the source row (``None`` when absent)."""
 
-    chunk: RagChunk
+    chunk: ChunkView
     message_account_id: int | None = None
     message_conversation_id: int | None = None
     message_contact_global_id: str | None = None
@@ -478,8 +628,9 @@ def hydrate(session: Session, scope: Scope, *, ids: Sequence[str]) -> dict[str, 
 
     msg = Base.metadata.tables["cw_messages"]
     issue = Base.metadata.tables["linear_issues_raw"]
+    chunk_cols = [getattr(RagChunk, c).label(c) for c in HYDRATED_COLUMNS]
     stmt = (
-        select(RagChunk, msg.c.account_id, msg.c.conversation_id, msg.c.contact_global_id, msg.c.created_at,
+        select(*chunk_cols, msg.c.account_id, msg.c.conversation_id, msg.c.contact_global_id, msg.c.created_at,
                issue.c.data["url"].as_string())
         .outerjoin(msg, and_(msg.c.id == RagChunk.message_global_id, msg.c.project_id == RagChunk.project_id))
         .outerjoin(issue, and_(RagChunk.source_table == "linear_issues_raw", issue.c.id == RagChunk.source_pk,
@@ -488,6 +639,8 @@ def hydrate(session: Session, scope: Scope, *, ids: Sequence[str]) -> dict[str, 
                RagChunk.project_id == scope.project_id, RagChunk.account_scope_id == scope.account_scope_id)
     )
     out = {}
-    for chunk, account_id, conversation_id, contact, created_at, url in session.execute(stmt):
-        out[str(chunk.id)] = HydratedChunk(chunk, account_id, conversation_id, contact, created_at, url)
+    width = len(HYDRATED_COLUMNS)
+    for row in session.execute(stmt):
+        chunk = ChunkView(*row[:width])
+        out[str(chunk.id)] = HydratedChunk(chunk, *row[width:])
     return out

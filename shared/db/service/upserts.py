@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, any_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from shared.db.service.projects import dialect_insert
@@ -32,7 +32,11 @@ class Upserted:
     """What one upsert did: the ids of the rows inserted or changed, and how many were inserted."""
 
     ids: list[Any]
-    inserted: int = 0
+    inserted_ids: frozenset[Any] = frozenset()
+
+    @property
+    def inserted(self) -> int:
+        return len(self.inserted_ids)
 
     @property
     def touched(self) -> int:
@@ -43,7 +47,7 @@ class Upserted:
         return len(self.ids) - self.inserted
 
     def __add__(self, other: Upserted) -> Upserted:
-        return Upserted(self.ids + other.ids, self.inserted + other.inserted)
+        return Upserted(self.ids + other.ids, self.inserted_ids | other.inserted_ids)
 
 
 def upsert_rows(
@@ -58,6 +62,8 @@ def upsert_rows(
     coalesce_existing: Sequence[str] = (),
     on_change: Mapping[str, Any] | None = None,
     guard: Any = None,
+    marker: str | None = None,
+    none_present: bool = False,
 ) -> Upserted:
     """Upsert ``rows`` (dicts of column values) of one scope: the rows inserted or changed, from ``RETURNING``
     (driver row counts of multi-row upserts are not reliable).
@@ -67,6 +73,12 @@ def upsert_rows(
     written on insert and on every changing update (e.g. ``synced_at=now()``). ``guard(table,
     excluded)`` adds a condition to the update (e.g. "not older"). Inserts are told from updates by
     ``xmax = 0`` on PostgreSQL and by a look-up of the batch's ids elsewhere.
+
+    ``marker`` names an ``on_change`` column whose value is unique to this call (``synced_at``): on
+    PostgreSQL the rows then go through the driver's pipelined ``executemany`` (one short prepared
+    statement) instead of ``RETURNING`` over a multi-row ``VALUES``, and the changed rows are read back
+    by the marker — several times faster for large batches (connector messages). ``none_present``: the
+    caller knows none of the ids is stored yet (spares the look-up that tells inserts from updates).
     """
     if not rows:
         return Upserted([])
@@ -87,15 +99,29 @@ def upsert_rows(
     owned = and_(table.c.project_id == excluded.project_id, table.c.account_scope_id == excluded.account_scope_id)
     where = and_(owned, changed, guard(table, excluded)) if guard is not None else and_(owned, changed)
     stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=where)
+    if postgres and marker is not None:
+        return _upsert_marked(session, table, key, stmt, prepared, marker, extra[marker], none_present)
     stmt = stmt.returning(key, literal_column("xmax = 0")) if postgres else stmt.returning(key)
     out = Upserted([])
     for start in range(0, len(prepared), BATCH):  # executemany: batched multi-row VALUES, one cached statement
         batch = prepared[start:start + BATCH]
         if postgres:
             got = session.execute(stmt, batch).all()
-            out = out + Upserted([r[0] for r in got], sum(1 for r in got if r[1]))
+            out = out + Upserted([r[0] for r in got], frozenset(r[0] for r in got if r[1]))
             continue
         present = set(session.scalars(select(key).where(key.in_([r[conflict[0]] for r in batch]))))
         got_ids = list(session.execute(stmt, batch).scalars())
-        out = out + Upserted(got_ids, sum(1 for i in got_ids if i not in present))
+        out = out + Upserted(got_ids, frozenset(i for i in got_ids if i not in present))
     return out
+
+
+def _upsert_marked(session: Session, table: Any, key: Any, stmt: Any, rows: list[dict[str, Any]], marker: str,
+                   stamp: Any, none_present: bool) -> Upserted:
+    """PostgreSQL: which ids exist, the pipelined upsert, then the rows carrying this call's marker."""
+    ids = [r[key.name] for r in rows]
+    project_id = rows[0]["project_id"]
+    present = set() if none_present else set(session.scalars(select(key).where(key == any_(ids))))
+    session.execute(stmt, rows)
+    changed = list(session.scalars(select(key).where(key == any_(ids), table.c.project_id == project_id,
+                                                     table.c[marker] == stamp)))
+    return Upserted(changed, frozenset(i for i in changed if i not in present))

@@ -264,3 +264,17 @@ def test_feed_messages() -> None:
     bare = feed_messages([{"id": "x", "sender_type": None, "data": None}], limit=20, project_name="A", person_names={})
     assert bare[0]["sender_type"] == "unknown" and bare[0]["author_name"] == TEAM_AUTHOR_FALLBACK
     assert len(extract_attachments({"attachment": [{"id": i} for i in range(12)]})) == 8
+
+
+def test_bucket_mean_series_weights_pre_grouped_days() -> None:
+    from datetime import date
+
+    from shared.business.portfolio import bucket_mean_series, bucket_series
+
+    days = [(date(2026, 2, 16), "1.4", 2), (date(2026, 2, 18), "0.6", 1), (date(2026, 2, 23), "0.8", 1),
+            (None, 5, 5)]
+    points = [(date(2026, 2, 16), "0.7"), (date(2026, 2, 16), "0.7"), (date(2026, 2, 18), "0.6"),
+              (date(2026, 2, 23), "0.8")]
+    assert bucket_mean_series(days, bucket="week", max_points=24, places=4) == bucket_series(
+        points, bucket="week", agg="avg", max_points=24, places=4) == [
+        {"point": "2026-02-16", "value": 0.6667}, {"point": "2026-02-23", "value": 0.8}]

@@ -168,3 +168,14 @@ def test_cached_handle_survives_a_dropped_collection(store, project, chroma_serv
     assert col.query(unit(1.0), 3) == [] and col.count() == 0
     col.upsert(["b"], [unit(0.0, 1.0)], [meta(project, 1)])  # recreated on the next write
     assert [h.id for h in col.query(unit(0.0, 1.0), 3)] == ["b"]
+
+
+def test_delete_chunk_vectors_reaches_every_model_and_is_best_effort(store, project):
+    store.collection(project, MODEL_KEY).upsert(["a", "b"], [unit(1.0), unit(0.0, 1.0)],
+                                                [meta(project, 0), meta(project, 1)])
+    store.collection(project, "other:model:8").upsert(["a"], [unit(1.0)], [meta(project, 0)])
+    assert store.delete_chunk_vectors(project, ["a"]) is True
+    assert list(store.collection(project, MODEL_KEY).list_ids()) == ["b"]
+    assert store.collection(project, "other:model:8").count() == 0
+    down = VectorStore(VectorStoreSettings(host="127.0.0.1", port=1))
+    assert down.delete_chunk_vectors(project, ["b"]) is False

@@ -7,6 +7,7 @@ Revises: 0002
 ``search_tsv = to_tsvector('simple', search_text)`` (``search_text`` holds the ru/en stemmed
 terms of ``shared.lexical.normalize_for_index``) with a GIN index; it follows every text update and
 delete in the same transaction. SQLite has neither (search falls back to a substring match).
+``rag_term_stats``: per-project document frequencies of the index terms (IDF weights of that search).
 """
 
 from alembic import op
@@ -61,9 +62,20 @@ def upgrade() -> None:
         op.execute("ALTER TABLE rag_chunks ADD COLUMN search_tsv tsvector "
                    "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, search_text)) STORED")
         op.execute("CREATE INDEX ix_rag_chunks_search_tsv ON rag_chunks USING gin (search_tsv)")
-    attach_scope_guard('rag_chunks')
+    op.create_table('rag_term_stats',
+    sa.Column('term', sa.Text(), nullable=False),
+    sa.Column('df', sa.Integer(), nullable=False),
+    sa.Column('refreshed_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('account_scope_id', sa.Uuid(), nullable=False),
+    sa.ForeignKeyConstraint(['account_scope_id'], ['account_scopes.id'], name=op.f('fk_rag_term_stats_account_scope_id'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_rag_term_stats_project_id'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('project_id', 'term', name='pk_rag_term_stats')
+    )
+    attach_scope_guard('rag_chunks', 'rag_term_stats')
 
 
 def downgrade() -> None:
-    detach_scope_guard('rag_chunks')
+    detach_scope_guard('rag_chunks', 'rag_term_stats')
+    op.drop_table('rag_term_stats')
     op.drop_table('rag_chunks')

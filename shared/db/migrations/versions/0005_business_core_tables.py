@@ -233,7 +233,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_health_scores_project_id'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_health_scores'))
     )
-    op.create_index('ix_health_scores_project_generated', 'health_scores', ['project_id', sa.literal_column('generated_at DESC')], unique=False)
+    op.create_index('ix_health_scores_project_generated', 'health_scores', ['project_id', sa.literal_column('generated_at DESC')], unique=False, postgresql_include=['score', 'account_id'])
     op.create_table('risk_radar_items',
     sa.Column('id', sa.Uuid(), server_default=_uuid_default(), nullable=False),
     sa.Column('account_id', sa.Uuid(), nullable=True),
