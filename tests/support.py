@@ -22,10 +22,14 @@ REDIS_BASE = os.environ.get("KEEL_TEST_REDIS", "redis://127.0.0.1:6379")
 CLAIM_KEY = "keel:test:claim"
 
 
-def create_pg_database() -> tuple[str, str]:
+def create_pg_database(*, durable_commits: bool = True) -> tuple[str, str]:
+    """A new empty database; ``durable_commits=False`` (the test suite) skips the WAL flush per commit,
+    which only matters if the server crashes. Benchmarks keep production durability."""
     name = f"keel_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+        if not durable_commits:
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     return name, f"{base}/{name}"
 

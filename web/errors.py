@@ -7,7 +7,8 @@ import logging
 from flask import Flask, g
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import KeelError
@@ -38,13 +39,27 @@ def _csrf(exc: CSRFError):  # noqa: ANN202
 
 
 def _http(exc: HTTPException):  # noqa: ANN202
+    original = getattr(exc, "original_exception", None)  # raised outside a view (session save, after_request)
+    if isinstance(original, SQLAlchemyError):
+        return _database(original)
+    if original is not None:
+        return _unhandled(original)
     status = exc.code or 500
     code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
     g.error_code = code
     return error(status, code, HTTP_MESSAGES.get(status, exc.description or code))
 
 
-def _database(exc: OperationalError):  # noqa: ANN202
+def database_down(exc: BaseException) -> bool:
+    """A lost or refused connection (server restart, failover, pool exhausted), not a bug in a statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _database(exc: SQLAlchemyError):  # noqa: ANN202
+    if not database_down(exc):
+        return _unhandled(exc)
     log.error("database unavailable", exc_info=exc)
     g.error_code = "database_unavailable"
     return error(503, "database_unavailable", "The database is unavailable")
@@ -61,7 +76,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(KeelError, _keel)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(HTTPException, _http)
-    app.register_error_handler(OperationalError, _database)
     app.register_error_handler(RedisError, _unhandled)
-    app.register_error_handler(SQLAlchemyError, _unhandled)
+    app.register_error_handler(SQLAlchemyError, _database)
     app.register_error_handler(Exception, _unhandled)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import scope_guard
@@ -29,10 +31,38 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> Engi
             cur.close()
 
         return engine
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
-        connect_args={"connect_timeout": 10},
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                           connect_args={"connect_timeout": 10})
+    ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_AFTER_S = 10.0
+
+
+def ping_when_idle(engine: Engine, idle_s: float = IDLE_PING_AFTER_S) -> None:
+    """Pessimistic disconnect handling for connections that sat in the pool for ``idle_s`` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one extra round trip per request,
+    the largest single cost of a cheap authenticated read. A connection used in the last few
+    seconds is trusted instead; if the server went away meanwhile, the statement fails with a
+    disconnect error, which invalidates the whole pool (the request answers 503
+    ``database_unavailable``, a job retries) and the next checkout connects afresh.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:  # noqa: ANN001
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure means: replace this connection
+            raise DisconnectionError(str(exc)) from exc
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

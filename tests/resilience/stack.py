@@ -556,6 +556,9 @@ class Stack:
         with self.engine.connect() as conn:
             return list(conn.execute(text(sql), params))
 
+    def web_log(self) -> str:
+        return self.web.log_path.read_text(errors="replace") if self.web is not None else ""
+
     def logs(self) -> str:
         procs = {"web": self.web, **self.procs} if self.web is not None else self.procs
         return "\n".join(f"--- {name}\n{proc.tail()}" for name, proc in procs.items())

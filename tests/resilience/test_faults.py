@@ -27,21 +27,25 @@ def lab() -> Iterator[scenarios.SyncLab]:
         yield lab
 
 
-def check(result: scenarios.ScenarioResult) -> None:
+def check(result: scenarios.ScenarioResult, lab: scenarios.SyncLab | None = None) -> None:
     report = result.as_dict()
     report["details"].pop("projects", None)
     print(json.dumps(report, indent=1, default=str))
+    if not result.passed and lab is not None:
+        lines = lab.stack.web_log().splitlines()
+        errors = [line for line in lines if '"level": "error"' in line or '"status": 500' in line]
+        report["web_errors"] = errors[-20:]
     assert result.passed, json.dumps(report, default=str)
 
 
 def test_redis_restart_keeps_the_api_up_and_the_data_whole(lab: scenarios.SyncLab) -> None:
     result = scenarios.redis_restart(lab)
-    check(result)
+    check(result, lab)
     assert result.details["trigger_while_down"]["error"] == "queue_unavailable"
 
 
 def test_postgres_restart_mid_sync_recovers(lab: scenarios.SyncLab) -> None:
-    check(scenarios.postgres_restart(lab))
+    check(scenarios.postgres_restart(lab), lab)
 
 
 def test_worker_kills_vendor_bursts_and_load(lab: scenarios.SyncLab) -> None:
@@ -54,7 +58,7 @@ def test_worker_kills_vendor_bursts_and_load(lab: scenarios.SyncLab) -> None:
         during["load"] = scenarios.load_during_sync(lab, clients=50, duration_s=5)
 
     kills = scenarios.worker_kill(lab, kills=2, wave=2, while_recovering=meanwhile)
-    check(kills)
+    check(kills, lab)
     assert kills.details["kills_not_mid_sync"] == 0
     assert kills.details["runs_interrupted"] == 2
 
