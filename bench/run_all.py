@@ -76,9 +76,12 @@ def rows_for(name: str, data: dict[str, Any]) -> list[dict[str, Any]]:
     target = data.get("target_ratio", data.get("target"))
     for key, value in data.items():
         if key.startswith("ratio") and _num(value):
+            meets = data.get("meets_target")
+            if meets is None and _num(data.get("target_ratio")):  # target_ratio: a floor, higher is better
+                meets = value >= data["target_ratio"]
             rows.append({"figure": f"{name}: {key.replace('_', ' ')}", "value": value, "unit": "x",
                          "baseline": "raw path, same run", "ratio": value,
-                         "target": target if _num(target) else None, "meets": data.get("meets_target")})
+                         "target": target if _num(target) else None, "meets": meets})
     if _num(data.get("target_p95_ms")):
         for path, value in _leaves(data):
             if path[-1] == "p95_ms" and _num(value) and len(path) <= 3:

@@ -38,15 +38,19 @@ print(f"export CHATWOOT_ACCOUNT_ID={d.DEMO_CHATWOOT_ACCOUNT_ID} ATTIO_WORKSPACE_
 print(f"export LINEAR_WORKSPACE_ID={d.DEMO_LINEAR_ORG_ID}")
 PY
 )"
+  # The whole bundled dataset (250 conversations) in the first run instead of the default 60 per run.
+  export CHATWOOT_CONVERSATIONS_LIMIT="${CHATWOOT_CONVERSATIONS_LIMIT:-300}"
 fi
 
 log "applying migrations"
 .venv/bin/python -m shared.db.migrate >/dev/null
 
 # The processes of the Procfile for one machine: web, one worker for every queue, scheduler, vectors.
+# The Chroma server and the emulators log every request: their output goes to var/*.log.
 {
-  grep -E '^(web|worker|scheduler|vectors):' Procfile
-  [ "$DEMO" = 1 ] && echo "emulators: python -m tests.emulators --port $EMU_PORT --demo"
+  grep -E '^(web|worker|scheduler):' Procfile
+  echo "vectors: $(grep -E '^vectors:' Procfile | cut -d: -f2-) > var/chroma.log 2>&1"
+  if [ "$DEMO" = 1 ]; then echo "emulators: python -m tests.emulators --port $EMU_PORT --demo > var/emulators.log 2>&1"; fi
 } > var/Procfile.run
 PATH="$ROOT/.venv/bin:$PATH" .venv/bin/honcho -f var/Procfile.run -d "$ROOT" start &
 STACK=$!

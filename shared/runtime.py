@@ -39,6 +39,13 @@ class Runtime:
         return make_sessionmaker(self.engine)
 
     @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for read-only requests: each statement runs in autocommit, so a cheap read costs
+        its own queries and no ``BEGIN``/``ROLLBACK`` round trips. PostgreSQL's READ COMMITTED gives
+        each statement its own snapshot inside a transaction anyway, so reads see the same data."""
+        return make_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @cached_property
     def redis(self) -> Redis:
         """Redis client for RQ (bytes; RQ needs ``decode_responses=False``)."""
         return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, Unauthorized
@@ -33,17 +33,35 @@ def runtime() -> Runtime:
     return current_app.extensions["keel.runtime"]
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db() -> Session:
-    """One SQLAlchemy session per request (closed on teardown); writes use ``with db().begin():``."""
+    """One SQLAlchemy session per request (closed on teardown).
+
+    A read-only request (GET/HEAD/OPTIONS) reads in autocommit (``Runtime.read_sessions``); writes
+    always go through ``write()``.
+    """
     if "db" not in g:
-        g.db = runtime().sessions()
+        rt = runtime()
+        g.db = rt.read_sessions() if request.method in READ_METHODS else rt.sessions()
+        g.db_reads_autocommit = request.method in READ_METHODS
     return g.db
 
 
 @contextmanager
 def write() -> Iterator[Session]:
-    """The request's unit of work: ends any read transaction, commits on success, rolls back on error."""
+    """The request's unit of work: commits on success, rolls back on error, all or nothing.
+
+    On a mutating request it is the request session (any read transaction is ended first); on a
+    read-only request, whose session reads in autocommit, it is a transaction of its own, so that
+    the few writes a read makes (``last_seen_at``, shown counters, seeding defaults) stay atomic.
+    """
     session = db()
+    if g.get("db_reads_autocommit"):
+        with runtime().transaction() as own:
+            yield own
+        return
     if session.in_transaction():
         session.commit()
     with session.begin():
@@ -51,6 +69,7 @@ def write() -> Iterator[Session]:
 
 
 def close_db(_exc: BaseException | None = None) -> None:
+    g.pop("db_reads_autocommit", None)
     session = g.pop("db", None)
     if session is not None:
         session.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
@@ -34,23 +34,29 @@ class DbSession(CallbackDict, SessionMixin):
         self.modified = False
 
 
+_AUTH_QUERY = (
+    select(UserSession.session_id, UserSession.user_id, UserSession.username, UserSession.active_project_id,
+           UserSession.csrf_token, UserSession.created_at, UserSession.last_seen_at, UserSession.expires_at,
+           Project.account_scope_id)
+    .outerjoin(Project, Project.id == UserSession.active_project_id)
+    .where(UserSession.session_id == bindparam("sid"))
+)
+
+
 def load_auth(session_id: str, operator_username: str) -> AuthContext | None:
-    row = db().execute(
-        select(UserSession, Project.account_scope_id)
-        .outerjoin(Project, Project.id == UserSession.active_project_id)
-        .where(UserSession.session_id == session_id)
-    ).first()
+    """The session record of every authenticated request: one Core query, no ORM entity (it is the
+    hot path of every read the UI polls)."""
+    row = db().connection().execute(_AUTH_QUERY, {"sid": session_id}).first()
     if row is None:
         return None
-    record, account_scope_id = row
-    if as_utc(record.expires_at) <= utcnow() or record.username.lower() != operator_username.lower():
+    if as_utc(row.expires_at) <= utcnow() or row.username.lower() != operator_username.lower():
         return None
     return AuthContext(
-        session_id=record.session_id, user_id=record.user_id, username=record.username,
-        active_project_id=record.active_project_id if account_scope_id else None,
-        account_scope_id=account_scope_id, csrf_token=record.csrf_token,
-        created_at=as_utc(record.created_at), last_seen_at=as_utc(record.last_seen_at),
-        expires_at=as_utc(record.expires_at),
+        session_id=row.session_id, user_id=row.user_id, username=row.username,
+        active_project_id=row.active_project_id if row.account_scope_id else None,
+        account_scope_id=row.account_scope_id, csrf_token=row.csrf_token,
+        created_at=as_utc(row.created_at), last_seen_at=as_utc(row.last_seen_at),
+        expires_at=as_utc(row.expires_at),
     )
 
 

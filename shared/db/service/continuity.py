@@ -21,6 +21,7 @@ from shared.business.evidence import concat_refs
 from shared.db.models.business import CrmOpportunity
 from shared.db.models.growth import ContinuityAction
 from shared.db.models.linear import LinearIssueRaw, LinearProjectRaw
+from shared.db.service.planned import upsert_planned
 from shared.db.service.projects import dialect_insert
 from shared.scope import Scope
 
@@ -51,31 +52,9 @@ def upsert_previews(*, session: Session, scope: Scope, candidates: Iterable[Any]
                     now: datetime) -> list[ContinuityAction]:
     """Upsert preview candidates on ``(project_id, dedupe_key)``; ``plan(existing_status, candidate)``
     decides each. Returns the touched (inserted or updated) rows in candidate order."""
-    candidates = list(candidates)
-    keys = [c.dedupe_key(scope.project_id) for c in candidates]
-    existing = {row.dedupe_key: row for row in session.scalars(
-        select(ContinuityAction).filter_by(**scope.as_filter())
-        .where(ContinuityAction.dedupe_key.in_(keys)).with_for_update())} if keys else {}
-    touched: list[ContinuityAction] = []
-    for key, candidate in zip(keys, candidates, strict=True):
-        row = existing.get(key)
-        if row is not None and row in touched:
-            continue  # the same candidate twice in one run
-        decision = plan(row.status if row is not None else None, candidate)
-        if decision.action == "insert":
-            row = ContinuityAction(project_id=scope.project_id, account_scope_id=scope.account_scope_id,
-                                   created_at=now, updated_at=now, **decision.values)
-            session.add(row)
-            existing[key] = row
-        elif decision.action == "update":
-            for column, value in decision.values.items():
-                setattr(row, column, value)
-            row.updated_at = now
-        else:
-            continue
-        touched.append(row)
-    session.flush()
-    return touched
+    keyed = [(c.dedupe_key(scope.project_id), c) for c in candidates]
+    return upsert_planned(session=session, scope=scope, model=ContinuityAction, keyed=keyed,
+                          state=lambda row: row.status, plan=plan, now=now, once_per_key=True)
 
 
 def write_preview_audit(*, session: Session, scope: Scope, touched: Sequence[ContinuityAction], actor: str | None,

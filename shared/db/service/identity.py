@@ -21,6 +21,7 @@ from shared.db.models.attio import AttioAccountRaw
 from shared.db.models.chatwoot import CwContact
 from shared.db.models.growth import IdentityLink, IdentityLinkSuggestion
 from shared.db.models.linear import LinearProjectRaw
+from shared.db.service.planned import upsert_planned
 from shared.db.service.projects import dialect_insert
 from shared.scope import Scope
 
@@ -60,29 +61,10 @@ def upsert_suggestions(*, session: Session, scope: Scope, candidates: Iterable[A
                        now: datetime) -> int:
     """Upsert on ``(project_id, dedupe_key)``; ``plan(existing_dict, candidate)`` decides each.
     Returns ``stored`` = inserted + updated rows."""
-    candidates = list(candidates)
-    keys = [c.dedupe_key for c in candidates]
-    existing = {row.dedupe_key: row for row in session.scalars(
-        select(IdentityLinkSuggestion).filter_by(**scope.as_filter())
-        .where(IdentityLinkSuggestion.dedupe_key.in_(keys)).with_for_update())} if keys else {}
-    stored = 0
-    for key, candidate in zip(keys, candidates, strict=True):
-        row = existing.get(key)
-        decision = plan({"status": row.status, "confidence": row.confidence} if row is not None else None, candidate)
-        if decision.action == "insert":
-            row = IdentityLinkSuggestion(project_id=scope.project_id, account_scope_id=scope.account_scope_id,
-                                         created_at=now, updated_at=now, **decision.values)
-            session.add(row)
-            existing[key] = row
-        elif decision.action == "update":
-            for column, value in decision.values.items():
-                setattr(row, column, value)
-            row.updated_at = now
-        else:
-            continue
-        stored += 1
-    session.flush()
-    return stored
+    keyed = [(c.dedupe_key, c) for c in candidates]
+    return len(upsert_planned(session=session, scope=scope, model=IdentityLinkSuggestion, keyed=keyed,
+                              state=lambda row: {"status": row.status, "confidence": row.confidence}, plan=plan,
+                              now=now))
 
 
 def write_preview_audit(*, session: Session, scope: Scope, result: dict[str, Any], actor: str | None,

@@ -15,6 +15,7 @@ from shared.audit import write_audit_event
 from shared.db.models.attio import AttioOpportunityRaw
 from shared.db.models.chatwoot import CwMessage
 from shared.db.models.growth import UpsellOpportunity
+from shared.db.service.planned import upsert_planned
 from shared.errors import NotFound
 from shared.scope import Scope
 
@@ -81,29 +82,9 @@ def upsert_candidates(*, session: Session, scope: Scope, candidates: Iterable[An
                       now: datetime) -> int:
     """Upsert detector candidates on ``(project_id, dedupe_key)``; ``plan(existing_dict, candidate)``
     decides each (insert / update / skip). Returns ``touched`` = inserted + updated rows."""
-    candidates = list(candidates)
-    keys = [c.dedupe_key(scope.project_id) for c in candidates]
-    existing = {row.dedupe_key: row for row in session.scalars(
-        select(UpsellOpportunity).filter_by(**scope.as_filter())
-        .where(UpsellOpportunity.dedupe_key.in_(keys)).with_for_update())} if keys else {}
-    touched = 0
-    for key, candidate in zip(keys, candidates, strict=True):
-        row = existing.get(key)
-        decision = plan({"status": row.status, "score": row.score} if row is not None else None, candidate)
-        if decision.action == "insert":
-            row = UpsellOpportunity(project_id=scope.project_id, account_scope_id=scope.account_scope_id,
-                                    created_at=now, updated_at=now, **decision.values)
-            session.add(row)
-            existing[key] = row
-        elif decision.action == "update":
-            for column, value in decision.values.items():
-                setattr(row, column, value)
-            row.updated_at = now
-        else:
-            continue
-        touched += 1
-    session.flush()
-    return touched
+    keyed = [(c.dedupe_key(scope.project_id), c) for c in candidates]
+    return len(upsert_planned(session=session, scope=scope, model=UpsellOpportunity, keyed=keyed,
+                              state=lambda row: {"status": row.status, "score": row.score}, plan=plan, now=now))
 
 
 def write_refresh_audit(*, session: Session, scope: Scope, result: dict[str, Any], actor: str | None,
