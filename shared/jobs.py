@@ -7,6 +7,7 @@ already in flight returns that run with ``deduplicated=True``; the unique partia
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -17,13 +18,14 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Retry
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from shared import catalog, queues
 from shared.db import scope_guard
 from shared.db.models.platform import IN_FLIGHT, JobRun
-from shared.db.service.projects import dialect_insert
 from shared.errors import QueueUnavailable
 from shared.runtime import Runtime
 from shared.scope import Scope
@@ -110,16 +112,22 @@ def enqueue(
     return Enqueued(run, False)
 
 
+@functools.cache
+def _insert_run_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (in-flight index) DO NOTHING RETURNING``, built once per dialect: its
+    values come as parameters, so the compiled form is reused by every trigger."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (insert(JobRun)
+            .on_conflict_do_nothing(index_elements=["project_id", "job_type"], index_where=text(IN_FLIGHT_SQL))
+            .returning(JobRun.id, JobRun.enqueued_at))
+
+
 def _insert_run(session: Session, scope: Scope, values: dict[str, Any]) -> tuple[JobRun | None, JobRun | None]:
     """(in-flight run, None) on a conflict, (None, new transient run) when inserted, (None, None) on a race."""
     scope_guard.verify(session, scope.project_id, scope.account_scope_id)  # the ORM guard, for a Core insert
     rq_job_id = str(uuid.uuid4())
-    insert = dialect_insert(session)
-    row = session.execute(
-        insert(JobRun).values(rq_job_id=rq_job_id, **values)
-        .on_conflict_do_nothing(index_elements=["project_id", "job_type"], index_where=text(IN_FLIGHT_SQL))
-        .returning(JobRun.id, JobRun.enqueued_at)
-    ).first()
+    statement = _insert_run_statement(session.get_bind().dialect.name)
+    row = session.connection().execute(statement, {"rq_job_id": rq_job_id, **values}).first()
     if row is None:
         return in_flight_run(session, scope, values["job_type"]), None
     return None, JobRun(id=row.id, enqueued_at=row.enqueued_at, rq_job_id=rq_job_id, **values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,8 +20,14 @@ def dialect_insert(session: Session):  # noqa: ANN201 - the dialect's Insert con
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def list_projects(*, session: Session) -> list[Project]:
-    return list(session.scalars(select(Project).order_by(Project.created_at.desc(), Project.id)))
+_PROJECT_LIST = select(Project.id, Project.name, Project.account_scope_id, Project.created_at).order_by(
+    Project.created_at.desc(), Project.id)
+
+
+def list_projects(*, session: Session) -> list[Row]:
+    """Every project, newest first, as rows (``id``, ``name``, ``account_scope_id``, ``created_at``): the
+    list the UI polls, so no ORM entities are built."""
+    return list(session.connection().execute(_PROJECT_LIST))
 
 
 def get_project(*, session: Session, project_id: uuid.UUID) -> Project | None:
