@@ -33,7 +33,7 @@ RESULTS = BENCH / "results"
 README = ROOT / "README.md"
 EXTRA = ("eval_search", "fuzz", "resilience", "load_status")
 BEGIN, END = "<!-- bench-summary:begin -->", "<!-- bench-summary:end -->"
-MAX_ROWS_PER_FILE = 8
+MAX_ROWS_PER_FILE = 12
 
 
 def discover() -> list[str]:
