@@ -38,8 +38,10 @@ print(f"export CHATWOOT_ACCOUNT_ID={d.DEMO_CHATWOOT_ACCOUNT_ID} ATTIO_WORKSPACE_
 print(f"export LINEAR_WORKSPACE_ID={d.DEMO_LINEAR_ORG_ID}")
 PY
 )"
-  # The whole bundled dataset (250 conversations) in the first run instead of the default 60 per run.
+  # The whole bundled dataset (250 conversations over 60 days) in the first run, instead of the
+  # defaults' 60 conversations per run and 7 days of history.
   export CHATWOOT_CONVERSATIONS_LIMIT="${CHATWOOT_CONVERSATIONS_LIMIT:-300}"
+  export CHATWOOT_LOOKBACK_DAYS="${CHATWOOT_LOOKBACK_DAYS:-90}"
 fi
 
 log "applying migrations"
