@@ -57,10 +57,10 @@ class LoadReport:
     errors: dict[str, int] = field(default_factory=dict)
     excluded_paths: list[str] = field(default_factory=list)
 
-    def record(self, path: str, status: int, ms: float) -> None:
+    def record(self, path: str, status: int, ms: float, failure: str | None = None) -> None:
         self.latencies_ms.setdefault(path, []).append(ms)
         if status == 0 or status >= 400:
-            key = f"{path} {status}"
+            key = f"{path} {status}" + (f" {failure}" if failure else "")
             self.errors[key] = self.errors.get(key, 0) + 1
 
     @property
@@ -92,13 +92,14 @@ def _client(base_url: str, project_id: str, paths: list[str], stop: threading.Ev
         while not stop.is_set():
             path = STATUS_PATH if rng.random() < 0.5 or not paths else rng.choice(paths)
             started = time.perf_counter()
+            failure = None
             try:
                 status = api.http.get(path).status_code
-            except httpx.HTTPError:
-                status = 0
+            except httpx.HTTPError as exc:  # no answer: which kind (timeout, reset, closed keep-alive) matters
+                status, failure = 0, f"{type(exc).__name__}: {exc}"[:200]
             ms = (time.perf_counter() - started) * 1000
             with lock:
-                report.record(path, status, ms)
+                report.record(path, status, ms, failure)
     finally:
         api.close()
 
