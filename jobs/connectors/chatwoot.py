@@ -9,6 +9,58 @@ Incremental by conversation activity: conversations whose activity is at or abov
 (conversation, contacts, messages, attachments, chunks), so a crash loses at most the conversation in
 flight and a re-run re-reads only what the data says is missing (``known_max`` per conversation).
 The watermark moves only at the end of a successful run.
+
+Backlog of truncated runs (spec hole, decided here; the mechanics live in ``chatwoot_backlog``)
+------------------------------------------------------------------------------------------------
+§3.4 sets the cursor of a truncated run to ``L``, the least activity it processed, and the next run
+scans only activity ``>= L - overlap``. The spec is silent on the rest, and it is lost: conversations
+with activity in ``[scan_floor, L)`` (older than everything processed, newer than the old cursor) are
+never synced unless they get new activity. Nor does the next run get further down: it starts again at
+page 1 and re-selects (and re-reads the pages of) everything it just processed, so as long as that
+fills the conversation or page budget it is truncated again at the same place, forever. The product
+promise is that nothing is lost, hence:
+
+* A truncated selection records what it still owes in the watermark's ``meta.backlog``: a window
+  ``{"floor": scan_floor, "below": L}`` plus that run's ``since`` and a list-page hint. The window is
+  closed (``L`` included): activity is in whole seconds, so conversations tied at ``L`` but cut off by
+  the limit are owed too.
+* ``cursor_ts`` stays §3.4's watermark of new activity (capped rule, overlap, never backwards), but a
+  truncated run whose rest is recorded as a window takes ``A`` (the greatest activity processed), like a
+  run that was not truncated: ``L`` existed to come back for the unseen part, which the window now does,
+  and keeping it is what loops above. A run that owes nothing and whose §3.3 selection fits the limit
+  selects, requests and moves the cursor exactly as §3.3/§3.4 say.
+* ``meta.synced_activity`` records the conversations synced (not capped) at exactly their listed
+  activity, for the part of the list later runs look at again (``>= cursor - overlap``, and the
+  windows). The normal selection still selects such a conversation (§3.3's overlap re-read) but as a
+  *revisit*: it does not count towards the limit and only takes what new activity and the backlog
+  leave; the walk treats it as settled. This changes nothing when the spec's selection fits the limit.
+* Each run does its normal selection first; it stops where the rest of its scan lies inside a window
+  (that part is the walk's). When it is not truncated the backlog walk goes on within the same budgets
+  (conversations left under the limit, pages left under the page limit; pages already read are
+  reused): down the list (activity descending) it picks each conversation a window owes that is neither
+  selected in this run nor synced at its activity, newest window first. Stopped by a budget, the
+  window's ``below`` moves down to the lowest activity examined; a window is paid back once the walk
+  passes below its ``floor``, and the end of the list pays back all of them.
+* Backlogs of consecutive truncated runs form one backlog whose overall floor is the minimum of the
+  floors; its windows merge when they overlap and otherwise stay apart, so that no run re-walks the
+  activity synced between them (past 20 windows the two oldest merge: re-walking, never losing).
+* Backfill mode drops messages created before ``since``. While windows are owed it uses the oldest
+  ``since`` among them, so an owed conversation keeps its history even when new activity brings it to
+  the normal selection before the walk reaches it. A capped backlog conversation stays owed (a window of
+  one second at its activity), as §3.4 keeps capped ones selected.
+* The page hint lets a deep backlog be reached when more than a page budget of conversations got newer
+  activity since: the walk jumps to the hint only if that page's first item proves nothing owed lies
+  before it (else it steps back a page at a time; deletions upstream can move conversations up), and
+  trusts the hint when the page budget cannot pay for the step back.
+* The backlog and ``synced_activity`` are written with the watermark, in one transaction after every
+  conversation's rows have committed. A crash mid-run moves none of them, and the re-run selects and
+  processes the same conversations again, idempotently (upserts; ``known_max`` forward fetch).
+* The run result reports ``backlog`` (null, or the remaining overall ``floor``/``below`` and its
+  ``windows``) and ``backlog_conversations`` (processed from the backlog in this run).
+* Limits: when the normal selection spends a whole budget on new activity, the walk does not run; the
+  backlog stays recorded, never dropped, and drains on the runs that have budget left. A conversation
+  whose activity changes between two page reads of the run that pays back the last window can lose its
+  older messages to that run's own ``since``.
 """
 
 from __future__ import annotations
@@ -19,6 +71,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from jobs.connectors.chatwoot_backlog import (
+    BacklogPick,
+    BacklogWalk,
+    BacklogWindow,
+    ListPages,
+    SyncedIndex,
+    activity_of,
+    backlog_json,
+    load_backlog,
+    message_since,
+    settle,
+)
 from jobs.connectors.common import ChunkTotals, RunStats, chunk_sync, dedupe_last, dedupe_latest, records_at
 from jobs.context import report_progress
 from shared.db.service import chatwoot as store
@@ -158,11 +222,6 @@ def _first(*values: Any) -> Any:
 
 def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def activity_of(item: Mapping[str, Any]) -> datetime | None:
-    return parse_ts(_first(item.get("last_activity_at"), item.get("timestamp"), item.get("updated_at"),
-                           item.get("created_at")))
 
 
 def to_inbox_row(item: Mapping[str, Any], *, pid: str, acc: int) -> dict[str, Any] | None:
@@ -344,17 +403,31 @@ def _ts_key(message: Mapping[str, Any]) -> float:
 # --- conversation selection (§3.3 step 2), pure -----------------------------------------------------
 @dataclass
 class ConversationSelector:
+    """§3.3 step 2. ``selected`` counts against the limit; ``revisits`` (conversations listed at the very
+    activity they were synced at, module docstring) only take what the limit leaves."""
+
     scan_floor: datetime
     limit: int
+    synced: SyncedIndex = field(default_factory=SyncedIndex)
+    windows: list[BacklogWindow] = field(default_factory=list)
     selected: list[dict[str, Any]] = field(default_factory=list)
+    revisits: list[dict[str, Any]] = field(default_factory=list)
+    taken: list[dict[str, Any]] = field(default_factory=list)  # selected and revisits, in list order
     seen: set[int] = field(default_factory=set)
     floor_reached: bool = False
     truncated: bool = False
     largest_page: int = 0
     skipped_items: int = 0
+    pages_read: int = 0
+
+    @property
+    def resume_page(self) -> int:
+        """The list page where what this selection left unexamined begins."""
+        return self.pages_read if len(self.selected) >= self.limit else self.pages_read + 1
 
     def add_page(self, items: list[dict[str, Any]]) -> bool:
         """Take one list page; True when the next page should be read."""
+        self.pages_read += 1
         if not items:
             return False
         new = 0
@@ -368,8 +441,12 @@ class ConversationSelector:
             self.seen.add(cid)
             new += 1
             activity = activity_of(item)
-            if activity is not None and activity < self.scan_floor:
+            if activity is not None and (activity < self.scan_floor or self.handed_over(activity)):
                 self.floor_reached = True
+                continue
+            self.taken.append(item)
+            if self.synced.has(cid, activity):
+                self.revisits.append(item)
                 continue
             self.selected.append(item)
             if len(self.selected) >= self.limit:
@@ -379,9 +456,18 @@ class ConversationSelector:
         self.largest_page = max(self.largest_page, len(items))
         return not (self.floor_reached or new == 0 or short)
 
+    def handed_over(self, activity: datetime) -> bool:
+        """From here down to the scan floor the list lies inside a backlog window: the walk's part."""
+        return any(w.covers(activity) and w.floor <= self.scan_floor for w in self.windows)
+
     def exhausted_pages(self) -> None:
         """The page limit ran out while every page was full and the floor was not reached."""
         self.truncated = True
+
+    def in_list_order(self, revisits: int) -> list[dict[str, Any]]:
+        """The selected conversations and the first ``revisits`` revisits, in list order."""
+        chosen = {id(item) for item in [*self.selected, *self.revisits[:max(revisits, 0)]]}
+        return [item for item in self.taken if id(item) in chosen]
 
 
 def next_cursor(*, previous: datetime | None, since: datetime, processed: list[datetime | None],
@@ -402,6 +488,52 @@ def next_cursor(*, previous: datetime | None, since: datetime, processed: list[d
 class ConversationResult:
     messages: list[dict[str, Any]]
     capped: bool
+
+
+@dataclass
+class RunTally:
+    """What processing the selected conversations gave. ``activities``/``capped`` feed §3.4's cursor and hold
+    the normal selection only (backlog conversations lie below the cursor by construction); ``synced`` and
+    ``unsynced`` update the ``SyncedIndex``."""
+
+    activities: list[datetime | None] = field(default_factory=list)
+    capped: list[datetime | None] = field(default_factory=list)
+    capped_ids: set[int] = field(default_factory=set)
+    synced: dict[int, datetime] = field(default_factory=dict)
+    unsynced: set[int] = field(default_factory=set)
+    processed: int = 0
+    capped_count: int = 0
+    from_backlog: int = 0
+    newest: dict[str, Any] | None = None
+
+    def add(self, item: Mapping[str, Any], outcome: ConversationResult | None, *, from_backlog: bool) -> None:
+        cid, activity = to_int(item.get("id")), activity_of(item)
+        if outcome is None or outcome.capped:
+            self.unsynced.update([cid] if cid is not None else [])
+        elif cid is not None and activity is not None:
+            self.synced[cid] = activity
+        if outcome is None:
+            return
+        self.processed += 1
+        self.from_backlog += from_backlog
+        if not from_backlog:
+            self.activities.append(activity)
+        if outcome.capped:
+            self.capped_count += 1
+            self.capped_ids.update([cid] if cid is not None else [])
+            if not from_backlog:
+                self.capped.append(activity)
+        for row in outcome.messages:
+            if self.newest is None or _recency(row) > _recency(self.newest):
+                self.newest = row
+
+
+def truncated_window(selector: ConversationSelector, since: datetime) -> BacklogWindow | None:
+    """What a truncated selection leaves owed: ``[scan_floor, L]``, ``L`` the least activity it selected."""
+    known = [a for a in (activity_of(item) for item in selector.selected) if a is not None]
+    if not known:
+        return None
+    return BacklogWindow(selector.scan_floor, min(known), since, selector.resume_page)
 
 
 class ChatwootSync:
@@ -428,45 +560,67 @@ class ChatwootSync:
         now = utcnow()
         since = mark.cursor_ts or now - timedelta(days=self.settings.lookback_days)
         scan_floor = since - timedelta(seconds=self.settings.overlap_seconds)
+        owed, synced = load_backlog(mark.meta.get("backlog")), SyncedIndex.from_json(mark.meta.get("synced_activity"))
         touched_inboxes = self.sync_inboxes()
-        selector = self.select(scan_floor)
-        with self.rt.session() as s:  # each conversation is written once per run: its position is read up front
-            self.known_max = store.known_max_message_ids(session=s, scope=self.scope, conversation_global_ids=[
-                conversation_gid(self.pid, self.acc, cid) for cid in (to_int(i.get("id")) for i in selector.selected)
-                if cid is not None])
-        processed: list[datetime | None] = []
-        capped: list[datetime | None] = []
-        newest: dict[str, Any] | None = None
-        total = len(selector.selected)
-        for done, item in enumerate(selector.selected, start=1):
-            outcome = self.sync_conversation(item, since)
-            if outcome is not None:
-                processed.append(activity_of(item))
-                if outcome.capped:
-                    capped.append(activity_of(item))
-                for row in outcome.messages:
-                    if newest is None or _recency(row) > _recency(newest):
-                        newest = row
-            report_progress(done, total, stage="conversations", messages=self.stats["processed_messages"])
-        cursor_ts = next_cursor(previous=mark.cursor_ts, since=since, processed=processed, capped=capped,
-                                truncated=selector.truncated)
+        pages = ListPages(self.conversations.page, self.settings.pages_limit)
+        selector = self.select(scan_floor, pages, synced, owed)
+        walk = self.walk_backlog(owed, synced, selector, pages)
+        room = self.settings.conversations_limit - len(selector.selected) - len(walk.picks)
+        tally = self.sync_selected(selector.in_list_order(room), walk.picks, message_since(owed, since))
+        cursor_ts, backlog, synced = self.positions(mark.cursor_ts, since, selector, walk, tally, synced)
         result = {
             "source": self.source, "since": since, "scan_floor": scan_floor, **self.scope.to_json(),
-            "processed_conversations": len(processed),
+            "processed_conversations": tally.processed,
             **self.stats.as_dict("processed_messages", "fetched_messages", "skipped_conversations",
                                  "touched_conversations", "touched_contacts", "touched_attachments",
                                  "skipped_items", "shape_warnings"),
             "skipped_items": self.stats["skipped_items"] + selector.skipped_items,
-            "capped_conversations": len(capped), "truncated": selector.truncated, **self.chunks.as_meta(),
+            "capped_conversations": tally.capped_count, "truncated": selector.truncated, **self.chunks.as_meta(),
             "touched_inboxes": touched_inboxes, **self.stats.prefixed("added_", "updated_", "deleted_messages"),
+            "backlog": backlog_json(backlog), "backlog_conversations": tally.from_backlog,
             "cursor_ts": cursor_ts,
-            "cursor_id": newest["id"] if newest else mark.cursor_id, "storage": self.storage(),
+            "cursor_id": tally.newest["id"] if tally.newest else mark.cursor_id, "storage": self.storage(),
             "requests": self.http.requests_sent,
         }
-        with self.rt.transaction() as s:
+        with self.rt.transaction() as s:  # cursor and backlog together, after every conversation committed
             save_watermark(session=s, scope=self.scope, source=self.source, cursor_ts=cursor_ts,
-                           cursor_id=result["cursor_id"], meta=_json_meta(result) | {"synced_at": now.isoformat()})
+                           cursor_id=result["cursor_id"], meta=_json_meta(result) | {
+                               "synced_at": now.isoformat(), "synced_activity": synced.to_json()})
         return result
+
+    def positions(self, previous: datetime | None, since: datetime, selector: ConversationSelector,
+                  walk: BacklogWalk, tally: RunTally, synced: SyncedIndex
+                  ) -> tuple[datetime, list[BacklogWindow], SyncedIndex]:
+        """The cursor (§3.4), the backlog and the synced index this run leaves (module docstring)."""
+        new_window = truncated_window(selector, since) if selector.truncated else None
+        backlog = settle(walk.remaining(), walk.picks, tally.capped_ids, new_window)
+        cursor_ts = next_cursor(previous=previous, since=since, capped=tally.capped,
+                                processed=tally.activities + [activity_of(i) for i in selector.revisits],
+                                truncated=selector.truncated and new_window is None)
+        rescan = cursor_ts - timedelta(seconds=self.settings.overlap_seconds)
+        synced = synced.updated(tally.synced, tally.unsynced,
+                                keep=lambda a: a >= rescan or any(w.covers(a) for w in backlog))
+        return cursor_ts, backlog, synced
+
+    def walk_backlog(self, owed: list[BacklogWindow], synced: SyncedIndex, selector: ConversationSelector,
+                     pages: ListPages) -> BacklogWalk:
+        """Pay back owed windows with what the normal selection left of the budgets (module docstring)."""
+        handled = {cid for cid in (to_int(i.get("id")) for i in selector.selected) if cid is not None}
+        walk = BacklogWalk(owed, pages, handled, synced, self.settings.conversations_limit - len(selector.selected))
+        return walk if selector.truncated else walk.run()
+
+    def sync_selected(self, selected: list[dict[str, Any]], picks: list[BacklogPick], since: datetime) -> RunTally:
+        """§3.3 step 3 for the normal selection, then for the conversations picked from the backlog."""
+        items = [(item, False) for item in selected] + [(pick.item, True) for pick in picks]
+        with self.rt.session() as s:  # each conversation is written once per run: its position is read up front
+            self.known_max = store.known_max_message_ids(session=s, scope=self.scope, conversation_global_ids=[
+                conversation_gid(self.pid, self.acc, cid) for cid in (to_int(i.get("id")) for i, _ in items)
+                if cid is not None])
+        tally = RunTally()
+        for done, (item, from_backlog) in enumerate(items, start=1):
+            tally.add(item, self.sync_conversation(item, since), from_backlog=from_backlog)
+            report_progress(done, len(items), stage="conversations", messages=self.stats["processed_messages"])
+        return tally
 
     def sync_inboxes(self) -> int:
         items = self.inboxes.fetch()
@@ -476,10 +630,11 @@ class ChatwootSync:
             return len(self.stats.upserted("inboxes", store.upsert_inboxes(
                 session=s, scope=self.scope, rows=dedupe_last(rows, key=lambda r: r["id"]))))
 
-    def select(self, scan_floor: datetime) -> ConversationSelector:
-        selector = ConversationSelector(scan_floor, self.settings.conversations_limit)
-        for number in range(1, self.settings.pages_limit + 1):
-            if not selector.add_page(self.conversations.page(number)):
+    def select(self, scan_floor: datetime, pages: ListPages, synced: SyncedIndex,
+               owed: list[BacklogWindow]) -> ConversationSelector:
+        selector = ConversationSelector(scan_floor, self.settings.conversations_limit, synced, owed)
+        for number in range(1, pages.limit + 1):
+            if not selector.add_page(pages.get(number) or []):
                 return selector
         selector.exhausted_pages()
         return selector

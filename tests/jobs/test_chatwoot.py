@@ -22,6 +22,7 @@ from shared.db.models.chatwoot import CwAttachmentRaw, CwContact, CwConversation
 from shared.db.models.platform import ConnectorError, ConnectorSyncState, ProjectSource, SyncWatermark
 from shared.db.models.rag import RagChunk
 from shared.errors import TransientError, UpstreamClientError
+from shared.normalize import parse_ts
 from tests.emulators import EmulatorServer
 from tests.emulators import chatwoot as cw
 from tests.jobs.connector_support import (  # noqa: F401 - fixtures
@@ -252,18 +253,26 @@ def test_capped_conversation_continues_on_the_next_run(cw_env) -> None:
     assert count(rt, CwMessage, scope, conversation_id=2) == 135
 
 
-def test_a_truncated_run_processes_the_most_recent_conversations_and_keeps_their_floor(cw_env) -> None:
+def test_a_truncated_run_processes_the_most_recent_conversations_and_records_the_rest(cw_env) -> None:
     rt, emu, scope, now = cw_env["rt"], cw_env["emu"], cw_env["scope"], cw_env["now"]
     emu.load(fixtures(now, conversations=30, per_conversation=1))
     set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "20"})
     first = sync("chatwoot", scope)
     assert first["truncated"] is True and first["processed_conversations"] == 20
     with rt.session() as s:
-        stored = sorted(s.scalars(select(CwConversation.conversation_id).filter_by(**scope.as_filter())))
-        oldest = s.scalar(select(CwConversation.updated_at).filter_by(conversation_id=11, **scope.as_filter()))
+        activity = dict(s.execute(select(CwConversation.conversation_id, CwConversation.updated_at)
+                                  .filter_by(**scope.as_filter())).all())
         mark = s.scalar(select(SyncWatermark).filter_by(**scope.as_filter()))
-    assert stored == list(range(11, 31))  # the 20 most recently active
-    assert mark.cursor_ts == oldest and mark.meta["truncated"] is True  # §3.4: candidate = L when truncated
+    assert sorted(activity) == list(range(11, 31))  # the 20 most recently active
+    # the cursor watches new activity (the newest processed); what is older is owed by the backlog
+    assert mark.cursor_ts == activity[30] and mark.meta["truncated"] is True
+    [window] = mark.meta["backlog"]["windows"]
+    assert parse_ts(window["floor"]) == parse_ts(first["scan_floor"]) and parse_ts(window["below"]) == activity[11]
+    assert mark.meta["backlog"] == first["backlog"] and first["backlog_conversations"] == 0
+    second = sync("chatwoot", scope)
+    assert (second["truncated"], second["backlog"], second["backlog_conversations"]) == (False, None, 10)
+    assert second["processed_conversations"] == 16  # the ten owed, then six re-reads of the overlap
+    assert count(rt, CwConversation, scope) == 30 and count(rt, CwMessage, scope) == 30
 
 
 def test_duplicated_conversations_across_pages_and_a_partial_last_page(cw_env) -> None:
@@ -496,3 +505,127 @@ def test_a_revoked_token_mid_run_raises_a_permanent_error(cw_env) -> None:
     with pytest.raises(UpstreamClientError) as info:
         sync("chatwoot", scope)
     assert info.value.error_kind == "auth_failed"
+
+
+# --- backlog of truncated runs (jobs/connectors/chatwoot.py module docstring) -------------------------------
+def sync_until_settled(scope: Any, max_runs: int = 30) -> list[dict[str, Any]]:
+    """Sync until a run is neither truncated nor left with a backlog; the results of every run."""
+    results: list[dict[str, Any]] = []
+    while len(results) < max_runs:
+        results.append(sync("chatwoot", scope))
+        if results[-1]["backlog"] is None and not results[-1]["truncated"]:
+            return results
+    raise AssertionError(f"still owed after {max_runs} runs: {results[-1]['backlog']}")
+
+
+def reference_rows(cw_env: dict[str, Any]) -> tuple[dict[str, list[tuple[Any, ...]]], Any]:
+    """Rows of one uninterrupted, untruncated sync; then the account bound to a new project."""
+    rt, scope = cw_env["rt"], cw_env["scope"]
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "1000"})
+    assert sync("chatwoot", scope)["truncated"] is False
+    reference = neutral_rows(rt, scope)
+    other = make_project(rt, "Small limit")
+    rebind(rt, scope, other)
+    return reference, other
+
+
+def below(result: dict[str, Any]) -> datetime | None:
+    return parse_ts(result["backlog"]["below"]) if result["backlog"] else None
+
+
+def test_a_small_limit_syncs_every_conversation_and_message_exactly_once(cw_env) -> None:
+    rt, emu, now = cw_env["rt"], cw_env["emu"], cw_env["now"]
+    emu.load(fixtures(now, conversations=60, per_conversation=3))
+    reference, small = reference_rows(cw_env)
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "8", "CHATWOOT_OVERLAP_SECONDS": "120"})
+    results = sync_until_settled(small)
+    assert results[0]["truncated"] is True and len(results) > 2
+    assert all(r["backlog_conversations"] > 0 for r in results[1:])  # every later run pays some back
+    owed = [below(r) for r in results[:-1]]
+    assert owed == sorted(owed, reverse=True) and len(set(owed)) == len(owed)  # the window only moves down
+    assert sum(r["processed_messages"] for r in results) == 180  # each message written once, never again
+    assert neutral_rows(rt, small) == reference
+
+
+def test_new_activity_after_a_truncated_run_still_drains_the_backlog(cw_env) -> None:
+    rt, emu, scope, now = cw_env["rt"], cw_env["emu"], cw_env["scope"], cw_env["now"]
+    emu.load(fixtures(now, conversations=40, per_conversation=2))
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "10"})
+    first = sync("chatwoot", scope)
+    assert first["truncated"] is True and first["processed_conversations"] == 10
+    emu.mutate_many([{"vendor": "chatwoot", "op": "add_message", "account_id": ACC, "conversation_id": cid, "at": now,
+                      "message": {"content": f"New question in conversation {cid} about the invoice",
+                                  "message_type": 0}} for cid in (3, 20, 35)])
+    second = sync("chatwoot", scope)
+    assert second["truncated"] is False and second["backlog_conversations"] == 7  # the limit minus new activity
+    with rt.session() as s:
+        bumped = set(s.scalars(select(CwMessage.conversation_id).filter_by(**scope.as_filter())
+                               .where(CwMessage.content.like("New question%"))))
+    assert bumped == {3, 20, 35}  # the normal selection took the new activity first
+    results = [first, second, *sync_until_settled(scope)]
+    assert count(rt, CwConversation, scope) == 40 and count(rt, CwMessage, scope) == 83
+    assert sum(r["processed_messages"] for r in results) == 83
+
+
+def test_a_burst_that_truncates_again_keeps_both_windows_and_drains_them(cw_env) -> None:
+    rt, emu, scope, now = cw_env["rt"], cw_env["emu"], cw_env["scope"], cw_env["now"]
+    emu.load(fixtures(now, conversations=30, per_conversation=1))
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "10"})
+    first = sync("chatwoot", scope)
+    emu.mutate_many([{"vendor": "chatwoot", "op": "add_message", "account_id": ACC, "conversation_id": cid,
+                      "at": now + 60, "message": {"content": f"Burst message {cid}", "message_type": 0}}
+                     for cid in range(1, 13)])  # twelve owed conversations, all active in the same second
+    second = sync("chatwoot", scope)
+    assert second["truncated"] is True and second["processed_conversations"] == 10
+    newer, older = second["backlog"]["windows"]
+    assert parse_ts(newer["below"]) == datetime.fromtimestamp(now + 60, UTC)  # two conversations tied there
+    assert older == first["backlog"]["windows"][0]  # untouched: the selection spent the whole budget
+    assert second["backlog"]["floor"] == older["floor"]
+    results = [first, second, *sync_until_settled(scope)]
+    assert count(rt, CwConversation, scope) == 30 and count(rt, CwMessage, scope) == 42
+    assert sum(r["processed_messages"] for r in results) == 42
+
+
+def test_a_page_limit_truncation_is_paid_back_from_the_page_it_stopped_at(cw_env) -> None:
+    rt, emu, scope, now = cw_env["rt"], cw_env["emu"], cw_env["scope"], cw_env["now"]
+    emu.load(fixtures(now, conversations=80, per_conversation=1))
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_PAGES_LIMIT": "2", "CHATWOOT_OVERLAP_SECONDS": "0"})
+    first = sync("chatwoot", scope)
+    assert first["truncated"] is True and first["processed_conversations"] == 50
+    assert first["backlog"]["windows"][0]["page"] == 3
+    emu.clear_requests()
+    results = [first, *sync_until_settled(scope)]
+    pages = [r["query"]["page"] for r in emu.requests("chatwoot") if r["path"].endswith("/conversations")]
+    assert pages == ["1", "3", "1", "4"]  # straight to the owed pages, within the two-page budget
+    assert [r["backlog_conversations"] for r in results] == [0, 25, 5]
+    assert count(rt, CwConversation, scope) == 80 and sum(r["processed_messages"] for r in results) == 80
+
+
+def test_a_crash_while_paying_back_the_backlog_then_reruns_give_the_rows_of_an_uninterrupted_run(cw_env) -> None:
+    rt, emu, now = cw_env["rt"], cw_env["emu"], cw_env["now"]
+    emu.load(fixtures(now, conversations=30, per_conversation=4))
+    reference, crashed = reference_rows(cw_env)
+    set_env(cw_env["monkeypatch"], rt, {"CHATWOOT_CONVERSATIONS_LIMIT": "10"})
+    assert sync("chatwoot", crashed)["truncated"] is True
+    with rt.session() as s:
+        before = s.scalar(select(SyncWatermark).filter_by(**crashed.as_filter()))
+        before = (before.cursor_ts, before.meta["backlog"])
+    real = connector.ChatwootSync.sync_conversation
+    calls = {"n": 0}
+
+    def crashing(self: Any, item: dict[str, Any], since: datetime) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the overlap is synced already: the backlog's third conversation
+            raise RuntimeError("worker crashed")
+        return real(self, item, since)
+
+    cw_env["monkeypatch"].setattr(connector.ChatwootSync, "sync_conversation", crashing)
+    with pytest.raises(RuntimeError):
+        sync("chatwoot", crashed)
+    with rt.session() as s:
+        after = s.scalar(select(SyncWatermark).filter_by(**crashed.as_filter()))
+        assert (after.cursor_ts, after.meta["backlog"]) == before  # nothing moved: the rows are re-done
+    assert count(rt, CwConversation, crashed) == 12  # ten of the first run and two of the backlog
+    cw_env["monkeypatch"].setattr(connector.ChatwootSync, "sync_conversation", real)
+    sync_until_settled(crashed)
+    assert neutral_rows(rt, crashed) == reference
