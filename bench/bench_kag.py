@@ -32,8 +32,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,9 +44,8 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import Timer, isolated_env, write_results  # noqa: E402
+from bench.common import Timer, installed_runtime, write_results  # noqa: E402
 from jobs.kag import handlers, handlers_common  # noqa: E402
-from shared.config import Settings  # noqa: E402
 from shared.db.models import kag as kag_models  # noqa: E402
 from shared.db.service.business_inputs import table  # noqa: E402
 from shared.runtime import Runtime, install  # noqa: E402
@@ -66,14 +64,9 @@ STAGES = ("Discovery", "Proposal", "Negotiation", "Won 🎉", "Lost")
 log = logging.getLogger("bench.kag_v1")
 
 
-@contextmanager
-def stack() -> Iterator[Runtime]:
-    with isolated_env(LOG_LEVEL="error") as env:
-        rt = install(Runtime(Settings.from_env(env)))
-        try:
-            yield rt
-        finally:
-            rt.close()
+def stack() -> AbstractContextManager[Runtime]:
+    """A private migrated PostgreSQL database and Redis db, its runtime installed (``bench.common``)."""
+    return installed_runtime(LOG_LEVEL="error")
 
 
 def seed(rt: Runtime, projects: int, now: datetime) -> list[Scope]:

@@ -22,8 +22,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,9 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.common import OPERATOR, isolated_env, percentiles, write_results  # noqa: E402
-from shared.config import Settings  # noqa: E402
+from bench.common import OPERATOR, installed_runtime, percentiles, write_results  # noqa: E402
 from shared.db.service.business_inputs import table  # noqa: E402
-from shared.runtime import Runtime, install  # noqa: E402
+from shared.runtime import Runtime  # noqa: E402
 
 USER, PASSWORD = OPERATOR
 TARGET_P95_MS = 150.0
@@ -47,15 +45,9 @@ SNIPPETS = ("Agreement on the delivery deadline", "Client asked about pricing", 
             "Срок сдачи переносится", "Weekly sync notes", "We commit to the new scope")
 
 
-@contextmanager
-def stack() -> Iterator[Runtime]:
-    """A private migrated PostgreSQL database and Redis db (``bench.common.isolated_env``), installed."""
-    with isolated_env(LOG_LEVEL="error") as env:
-        rt = install(Runtime(Settings.from_env(env)))
-        try:
-            yield rt
-        finally:
-            rt.close()
+def stack() -> AbstractContextManager[Runtime]:
+    """A private migrated PostgreSQL database and Redis db, its runtime installed (``bench.common``)."""
+    return installed_runtime(LOG_LEVEL="error")
 
 
 # --- seeding -----------------------------------------------------------------------------------------

@@ -69,6 +69,20 @@ def isolated_env(**extra: str) -> Iterator[dict[str, str]]:
         release_redis_db(number, owner)
 
 
+@contextmanager
+def installed_runtime(**extra: str) -> Iterator[Any]:
+    """``isolated_env`` with its ``Runtime`` installed as the process runtime (in-process benchmarks)."""
+    from shared.config import Settings
+    from shared.runtime import Runtime, install
+
+    with isolated_env(**extra) as env:
+        rt = install(Runtime(Settings.from_env(env)))
+        try:
+            yield rt
+        finally:
+            rt.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -329,18 +329,7 @@ def save_signal_run(*, session: Session, scope: Scope, state_payload: Mapping[st
         index_elements=["project_id"],
         set_={"last_event_id": state.excluded.last_event_id, "state_payload": state.excluded.state_payload,
               "updated_at": state.excluded.updated_at}))
-    touched = 0
-    if signals:
-        t = KagSignal.__table__
-
-        def build(ins: Any) -> Any:
-            return ins.on_conflict_do_update(
-                index_elements=["project_id", "signal_key"],
-                set_={**{c: ins.excluded[c] for c in SIGNAL_CONTENT}, "computed_at": ins.excluded.computed_at,
-                      "updated_at": _touch_if_changed(t, ins, SIGNAL_CONTENT)}).returning(t.c.id)
-
-        values = _scoped([{**r, "id": new_id(), "updated_at": now} for r in signals], scope)
-        touched = len(_bulk(session, t, values, build))
+    touched = _upsert_current(session, scope, KagSignal.__table__, "signal_key", SIGNAL_CONTENT, signals, now)
     _bulk(session, KagSignalHistory.__table__, _scoped(history, scope))
     if processed_event_ids:  # consumed in id order from `id > last_event_id`: a contiguous id range
         session.execute(update(KagEvent).filter_by(**scope.as_filter())
@@ -362,18 +351,26 @@ def save_scores(*, session: Session, scope: Scope, scores: Sequence[Mapping[str,
                 history: Sequence[Mapping[str, Any]], now: datetime) -> int:
     if not scores:
         return 0
-    t = KagScore.__table__
+    touched = _upsert_current(session, scope, KagScore.__table__, "score_type", SCORE_CONTENT, scores, now)
+    _bulk(session, KagScoreHistory.__table__, _scoped(history, scope))
+    return touched
+
+
+def _upsert_current(session: Session, scope: Scope, table: Any, key: str, content: Sequence[str],
+                    rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    """Upsert the current value per ``(project_id, key)`` (signals, scores); ``updated_at`` moves only when
+    a ``content`` column changed. Returns the rows written."""
+    if not rows:
+        return 0
 
     def build(ins: Any) -> Any:
         return ins.on_conflict_do_update(
-            index_elements=["project_id", "score_type"],
-            set_={**{c: ins.excluded[c] for c in SCORE_CONTENT}, "computed_at": ins.excluded.computed_at,
-                  "updated_at": _touch_if_changed(t, ins, SCORE_CONTENT)}).returning(t.c.id)
+            index_elements=["project_id", key],
+            set_={**{c: ins.excluded[c] for c in content}, "computed_at": ins.excluded.computed_at,
+                  "updated_at": _touch_if_changed(table, ins, content)}).returning(table.c.id)
 
-    values = _scoped([{**r, "id": new_id(), "updated_at": now} for r in scores], scope)
-    touched = len(_bulk(session, t, values, build))
-    _bulk(session, KagScoreHistory.__table__, _scoped(history, scope))
-    return touched
+    values = _scoped([{**r, "id": new_id(), "updated_at": now} for r in rows], scope)
+    return len(_bulk(session, table, values, build))
 
 
 # --- v1 recommendations (§9) ----------------------------------------------------------------------------
