@@ -5,17 +5,40 @@
 stable while records are added; a rolling scan (offsets kept in the watermark) covers the whole
 workspace over successive runs. Values are arrays of typed, time-versioned entries: the active entry
 gives the column, the whole history stays in ``data`` (stage history, amounts, dates).
+
+Deletions upstream (§16: raw rows are kept, never hard-deleted). Attio lists only live records, so a
+deletion shows as absence. Each listing (companies, deals, people; notes when one run reads them to the
+end) is read in cycles: cycle ``cycles_completed[x] + 1`` is in progress and every row it returns is
+stamped ``seen_cycle`` = that number with ``deleted_at`` cleared (a record that comes back is live again,
+counted ``restored_<listing>``). When a cycle completes (a short page; not a malformed one, and only a
+cycle that began at offset 0 under this scheme), the live rows of this project and workspace it did not
+return are asked for one by one (``GET /v2/objects/{object}/records/{id}``, ``GET /v2/notes/{id}``, at
+most ``ATTIO_SYNC_LIMIT`` per listing and run): a 404 is a deletion, a record still there was only
+skipped because deletions shifted the offsets under the rolling scan and is written as read. The 404
+rows get ``deleted_at = now`` in the transaction that saves the completed cycle in the watermark,
+counted ``deleted_<listing>`` and ``deleted`` (total); a deleted note loses its chunks. A re-run or a
+retried job marks nothing twice (only rows still live and unseen are marked).
+
+CRM mirror and deletions: the mirror is fed only by this run's rows, which the vendor returned and so
+are never deleted; a deal attached to a company marked deleted upstream is not mirrored either
+(``crm_mirror_skipped_deleted``). CRM rows mirrored earlier from a record since deleted are left as
+they are, neither deleted nor changed: they belong to the business layer (users edit them, stage events
+and offers point at them); they simply stop being refreshed and are never recreated, and
+``attio_*_raw.deleted_at`` (joined on ``external_ref``) tells which they are.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
 
 from jobs.connectors.common import ChunkTotals, RunStats, chunk_sync, dedupe_latest, max_ts, records_at
 from jobs.context import report_progress
@@ -34,6 +57,7 @@ log = logging.getLogger(__name__)
 AMOUNT_LIMIT = Decimal("1e12")  # NUM(14,2)
 DEFAULT_PROBABILITY = Decimal("0.1")
 SOURCE_TYPE, SOURCE_TABLE = "attio_note", "attio_activities_raw"
+T = TypeVar("T")
 
 
 # --- configuration (§4.1) ------------------------------------------------------------------------
@@ -76,6 +100,24 @@ class AttioResource:
         headers = {"Authorization": f"Bearer {settings.token}", "Accept": "application/json"}
         return VendorHttp("attio", settings.base_url, headers=headers, settings=http_settings, limiter=limiter)
 
+    def path_of(self, external_id: str) -> str:
+        raise NotImplementedError
+
+    def fetch(self, external_id: str) -> dict[str, Any] | None:
+        """One record or note by id (the deletion check, §16): None when the vendor answers 404; an
+        answer without a record at ``data`` is ``{}`` (a shape warning: neither gone nor alive)."""
+        try:
+            payload = self.http.get(self.path_of(external_id))
+        except UpstreamClientError as exc:
+            if exc.error_kind == "not_found":
+                return None
+            raise
+        item = payload.get("data") if isinstance(payload, Mapping) else None
+        if not isinstance(item, dict):
+            self.stats.add("shape_warnings")
+            return {}
+        return item
+
     def records(self, payload: Any) -> list[dict[str, Any]]:
         items = records_at(payload, self.records_paths)
         if items is None:
@@ -91,12 +133,16 @@ class AttioObject(AttioResource):
 
     object_slug: ClassVar[str]
 
-    def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """(usable records, raw item count) of one page; the raw count decides "short page"."""
+    def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int | None]:
+        """(usable records, raw item count) of one page; the raw count decides "short page" (None: the
+        payload had no list, a shape warning that also ends the listing, §16)."""
         body = {"limit": limit, "offset": offset, "sorts": [{"attribute": "created_at", "direction": "asc"}]}
         payload = self.http.post(f"/v2/objects/{self.object_slug}/records/query", body)
         raw = records_at(payload, self.records_paths)
-        return self.records(payload), len(raw) if raw is not None else 0
+        return self.records(payload), len(raw) if raw is not None else None
+
+    def path_of(self, external_id: str) -> str:
+        return f"/v2/objects/{self.object_slug}/records/{quote(external_id, safe='')}"
 
 
 class Companies(AttioObject):
@@ -114,10 +160,13 @@ class People(AttioObject):
 class Notes(AttioResource):
     name = "notes"
 
-    def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int | None]:
         payload = self.http.get("/v2/notes", {"limit": limit, "offset": offset})
         raw = records_at(payload, self.records_paths)
-        return self.records(payload), len(raw) if raw is not None else 0
+        return self.records(payload), len(raw) if raw is not None else None
+
+    def path_of(self, external_id: str) -> str:
+        return f"/v2/notes/{quote(external_id, safe='')}"
 
 
 def discover_workspace_id(http: VendorHttp) -> str | None:
@@ -318,12 +367,72 @@ def mirror_crm(session: Any, scope: Scope, accounts: Sequence[Mapping[str, Any]]
     return dict(mirror(session, scope, accounts, deals))
 
 
+def live_deals(deals: Sequence[Mapping[str, Any]], deleted_accounts: set[str]) -> list[Mapping[str, Any]]:
+    """The deals that are not attached to a company marked deleted upstream (only those are mirrored)."""
+    return [d for d in deals if d.get("account_external_id") not in deleted_accounts]
+
+
+# --- scan positions and cycles (§4.3, §4.5) ---------------------------------------------------------
+@dataclass
+class Scan:
+    """What one run read of one listing."""
+
+    rows: list[dict[str, Any]]
+    next_offset: int = 0
+    done: bool = False  # the end of the list was reached: the cycle in progress is complete
+    clean: bool = True  # the page that ended the list was well-formed (a malformed one also ends it, §16)
+
+
+def _int_map(value: Any) -> dict[str, int]:
+    items = value.items() if isinstance(value, Mapping) else ()
+    return {str(k): int(v) for k, v in items if isinstance(v, int) and not isinstance(v, bool)}
+
+
+@dataclass
+class ScanState:
+    """The watermark's scan positions per listing: ``offsets``, ``cycles_completed``, ``cycles_started``.
+
+    Cycle ``cycles_completed[x] + 1`` is in progress. ``cycles_started[x]`` is the last cycle seen to
+    begin at offset 0 with deletion tracking: only such a cycle, read whole, may mark deletions (rows a
+    cycle read before migration 0008 carry no ``seen_cycle``).
+    """
+
+    offsets: dict[str, int] = field(default_factory=dict)
+    completed: dict[str, int] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> ScanState:
+        return cls(_int_map(meta.get("offsets")), _int_map(meta.get("cycles_completed")),
+                   _int_map(meta.get("cycles_started")))
+
+    def begin(self, listing: str) -> int:
+        """The cycle in progress (noted as started when this run reads the listing from offset 0)."""
+        cycle = self.completed.get(listing, 0) + 1
+        if self.offsets.get(listing, 0) == 0:
+            self.started[listing] = cycle
+        return cycle
+
+    def finish(self, listing: str, scan: Scan, *, rolling: bool) -> int | None:
+        """Record where this run stopped: the cycle it completed when that cycle may mark deletions."""
+        if rolling:
+            self.offsets[listing] = scan.next_offset
+        if not scan.done:
+            return None
+        cycle = self.completed.get(listing, 0) + 1
+        self.completed[listing] = cycle
+        return cycle if scan.clean and self.started.get(listing) == cycle else None
+
+
 # --- the routine (§4.3) ----------------------------------------------------------------------------
 OBJECTS: tuple[tuple[type[AttioObject], str, bool], ...] = (  # resource, touched key, mandatory
     (Companies, "touched_accounts", True),
     (Deals, "touched_opportunities", True),
     (People, "touched_people", False),
 )
+UPSERTS = {"companies": store.upsert_accounts, "deals": store.upsert_opportunities, "people": store.upsert_people,
+           "notes": store.upsert_activities}
+Listing = AttioObject | Notes
 
 
 class AttioSync:
@@ -332,6 +441,7 @@ class AttioSync:
         self.rt, self.scope, self.ws, self.settings, self.http = rt, scope, workspace_id, settings, http
         self.stats = RunStats()
         self.chunks = ChunkTotals()
+        self.gone: dict[str, tuple[int, list[str]]] = {}  # listing -> (completed cycle, row ids answering 404)
 
     @property
     def source(self) -> str:
@@ -340,115 +450,161 @@ class AttioSync:
     def run(self) -> dict[str, Any]:
         with self.rt.session() as s:
             mark = get_watermark(session=s, scope=self.scope, source=self.source)
-        offsets = {slug: int(v) for slug, v in (mark.meta.get("offsets") or {}).items() if isinstance(v, int)}
-        cycles = {slug: int(v) for slug, v in (mark.meta.get("cycles_completed") or {}).items() if isinstance(v, int)}
+        state = ScanState.from_meta(mark.meta)
         touched: dict[str, int] = {}
-        read_rows: list[dict[str, Any]] = []
-        mirrored: dict[str, list[dict[str, Any]]] = {"companies": [], "deals": []}
+        read: dict[str, list[dict[str, Any]]] = {}
         for step, (resource, key, mandatory) in enumerate(OBJECTS, start=1):
-            try:
-                rows, offsets[resource.object_slug], done = self.scan(resource(self.http, self.stats),
-                                                                      offsets.get(resource.object_slug, 0))
-            except (TransientError, UpstreamClientError) as exc:
-                if mandatory:
-                    raise
-                self.warn(resource.object_slug, exc)
-                continue
-            if done:
-                cycles[resource.object_slug] = cycles.get(resource.object_slug, 0) + 1
-            touched[key] = self.write(resource, rows)
-            read_rows += rows
-            if resource.object_slug in mirrored:
-                mirrored[resource.object_slug] = rows
+            got = self.sync_listing(resource(self.http, self.stats), state, mandatory=mandatory)
+            if got is not None:
+                touched[key], read[resource.object_slug] = got
             report_progress(step, len(OBJECTS) + 1, stage=resource.object_slug)
-        try:
-            notes = self.read_notes()
-        except (TransientError, UpstreamClientError) as exc:
-            self.warn("notes", exc)
-            notes = []
-        touched["touched_activities"] = self.write_notes(notes)
-        read_rows += notes
-        with self.rt.transaction() as s:
-            crm = mirror_crm(s, self.scope, mirrored["companies"], mirrored["deals"])
+        touched["touched_activities"], read["notes"] = (
+            self.sync_listing(Notes(self.http, self.stats), state, mandatory=False) or (0, []))
+        with self.rt.transaction() as s:  # deletion marks, mirror and scan positions commit together
+            self.mark_deleted(s)
+            crm, skipped_deleted = self.mirror(s, read.get("companies", []), read.get("deals", []))
+            result = self.result(mark, state, touched, [r for rows in read.values() for r in rows], crm)
+            result["crm_mirror_skipped_deleted"] = skipped_deleted
+            save_watermark(session=s, scope=self.scope, source=self.source, cursor_ts=result["cursor_ts"],
+                           cursor_id=result["cursor_id"],
+                           meta={k: v for k, v in result.items() if k not in ("cursor_ts", "cursor_id")}
+                           | {"synced_at": utcnow().isoformat()})
+        return result
+
+    def result(self, mark: Any, state: ScanState, touched: Mapping[str, int], read_rows: list[dict[str, Any]],
+               crm: dict[str, int]) -> dict[str, Any]:
         newest = max((r for r in read_rows if r["updated_at"] is not None), key=lambda r: r["updated_at"],
                      default=None)
-        now = utcnow()
-        result = {
+        return {
             "source": self.source, **self.scope.to_json(),
             **{k: touched.get(k, 0) for k in ("touched_accounts", "touched_opportunities", "touched_people",
                                                 "touched_activities")},
-            "offsets": {r.object_slug: offsets.get(r.object_slug, 0) for r, _, _ in OBJECTS},
-            "cycles_completed": cycles, **self.chunks.as_meta(),
-            **self.stats.as_dict("skipped_items", "shape_warnings"), **self.stats.prefixed("added_", "updated_"),
+            "offsets": {r.object_slug: state.offsets.get(r.object_slug, 0) for r, _, _ in OBJECTS},
+            "cycles_completed": state.completed, "cycles_started": state.started, **self.chunks.as_meta(),
+            **self.stats.as_dict("skipped_items", "shape_warnings"),
+            **self.stats.prefixed("added_", "updated_", "restored_", "deleted_"),
+            "deleted": sum(self.stats.prefixed("deleted_").values()),
             "crm_mirror": crm, "crm_mirror_skipped": crm.get("skipped", 0),
             "previous_cursor_ts": mark.cursor_ts.isoformat() if mark.cursor_ts else None,
             "cursor_ts": newest["updated_at"] if newest else mark.cursor_ts,
             "cursor_id": newest["id"] if newest else mark.cursor_id,
             "warnings": self.stats.warnings, "requests": self.http.requests_sent,
         }
-        with self.rt.transaction() as s:
-            save_watermark(session=s, scope=self.scope, source=self.source, cursor_ts=result["cursor_ts"],
-                           cursor_id=result["cursor_id"],
-                           meta={k: v for k, v in result.items() if k not in ("cursor_ts", "cursor_id")}
-                           | {"synced_at": now.isoformat()})
-        return result
 
     def warn(self, step: str, exc: Exception) -> None:
         log.warning("optional Attio step failed", extra={"fields": {"step": step, "error": str(exc)}})
         self.stats.warnings.append(f"{step}: {exc}")
 
-    def scan(self, resource: AttioObject, offset: int) -> tuple[list[dict[str, Any]], int, bool]:
-        """Rolling scan of one object: (rows, next offset, cycle completed)."""
-        remaining, rows = self.settings.sync_limit, []
-        mapper = self.mapper(resource)
+    def attempt(self, step: str, mandatory: bool, call: Callable[[], T]) -> T | None:
+        """``call()``; a vendor error of an optional step is a warning (None), of a mandatory one raised."""
+        try:
+            return call()
+        except (TransientError, UpstreamClientError) as exc:
+            if mandatory:
+                raise
+            self.warn(step, exc)
+            return None
+
+    def sync_listing(self, resource: Listing, state: ScanState, *,
+                     mandatory: bool) -> tuple[int, list[dict[str, Any]]] | None:
+        """Read this run's window of one listing, write it stamped with the cycle in progress and, when the
+        cycle completed, check the rows it did not return. (touched, rows read); None: optional step failed."""
+        kind, rolling = resource.name, isinstance(resource, AttioObject)
+        cycle = state.begin(kind)
+        scan = self.attempt(kind, mandatory, lambda: self.scan(resource, state.offsets.get(kind, 0) if rolling else 0))
+        if scan is None:
+            return None
+        touched = self.write(kind, scan.rows, cycle)
+        completed = state.finish(kind, scan, rolling=rolling)
+        if completed is None:
+            return touched, scan.rows
+        alive = self.attempt(f"{kind} deletions", mandatory, lambda: self.confirm_unseen(resource, completed)) or []
+        return touched + self.write(kind, alive, completed), scan.rows + alive
+
+    def scan(self, resource: Listing, offset: int) -> Scan:
+        """Read from ``offset`` until ``ATTIO_SYNC_LIMIT`` items were read or a short page ends the list."""
+        page_size = self.settings.notes_page_size if isinstance(resource, Notes) else self.settings.page_size
+        remaining, rows, mapper = self.settings.sync_limit, [], self.mapper(resource.name)
         while remaining > 0:
-            limit = min(self.settings.page_size, remaining)
+            limit = min(page_size, remaining)
             records, raw_count = resource.page(limit=limit, offset=offset)
             mapped = [r for r in (mapper(rec) for rec in records) if r is not None]
             self.stats.add("skipped_items", len(records) - len(mapped))
             rows += mapped
-            if raw_count < limit:  # a short page is the end of the list
-                return dedupe_latest(rows), 0, True
+            if raw_count is None or raw_count < limit:  # a short page is the end of the list
+                return Scan(dedupe_latest(rows), 0, done=True, clean=raw_count is not None)
             offset += raw_count
             remaining -= raw_count
-        return dedupe_latest(rows), offset, False
+        return Scan(dedupe_latest(rows), offset)
 
-    def mapper(self, resource: AttioObject) -> Any:
-        ws = self.ws
-        if isinstance(resource, Companies):
+    def confirm_unseen(self, resource: Listing, cycle: int) -> list[dict[str, Any]]:
+        """The live rows the completed ``cycle`` did not return, asked for one by one (at most
+        ``ATTIO_SYNC_LIMIT`` per run, the rest at the next completion): a 404 is a deletion, marked with
+        the watermark (``self.gone``); a record still there was skipped because the list shifted under
+        the rolling scan (a deletion before the scan position) and is returned as read."""
+        kind, mapper = resource.name, self.mapper(resource.name)
+        with self.rt.session() as s:
+            unseen = store.unseen_rows(session=s, scope=self.scope, kind=kind, workspace_id=self.ws, cycle=cycle,
+                                       limit=self.settings.sync_limit)
+        gone, alive = [], []
+        for row_id, external_id in unseen:
+            record = resource.fetch(external_id)
+            if record is None:
+                gone.append(row_id)
+                continue
+            row = mapper(record) if record else None
+            if row is not None and row["id"] == row_id:
+                alive.append(row)
+        self.gone[kind] = (cycle, gone)
+        return alive
+
+    def mapper(self, kind: str) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+        ws, settings = self.ws, self.settings
+        if kind == "companies":
             return lambda rec: to_account_row(rec, workspace_id=ws)
-        if isinstance(resource, Deals):
+        if kind == "deals":
             return lambda rec: to_opportunity_row(rec, workspace_id=ws,
-                                                  close_date_attributes=self.settings.close_date_attributes)
+                                                  close_date_attributes=settings.close_date_attributes)
+        if kind == "notes":
+            return lambda rec: to_note_row(rec, workspace_id=ws, max_chars=settings.note_max_chars)
         return lambda rec: to_person_row(rec, workspace_id=ws)
 
-    def write(self, resource: type[AttioObject], rows: list[dict[str, Any]]) -> int:
-        upsert = {"companies": store.upsert_accounts, "deals": store.upsert_opportunities,
-                  "people": store.upsert_people}[resource.object_slug]
+    def write(self, kind: str, rows: list[dict[str, Any]], cycle: int) -> int:
+        """Upsert one listing's rows and stamp them seen by ``cycle`` (clearing a deletion mark) in one
+        transaction; notes also get their chunks. Returns how many rows were inserted or changed."""
+        if not rows:
+            return 0
         with self.rt.transaction() as s:
-            return len(self.stats.upserted(resource.object_slug, upsert(session=s, scope=self.scope, rows=rows)))
-
-    def read_notes(self) -> list[dict[str, Any]]:
-        notes, offset, resource = [], 0, Notes(self.http, self.stats)
-        while offset < self.settings.sync_limit:
-            limit = min(self.settings.notes_page_size, self.settings.sync_limit - offset)
-            items, raw_count = resource.page(limit=limit, offset=offset)
-            mapped = [r for r in (to_note_row(n, workspace_id=self.ws, max_chars=self.settings.note_max_chars)
-                                  for n in items) if r is not None]
-            self.stats.add("skipped_items", len(items) - len(mapped))
-            notes += mapped
-            if raw_count < limit:
-                break
-            offset += raw_count
-        return dedupe_latest(notes)
-
-    def write_notes(self, notes: list[dict[str, Any]]) -> int:
-        with self.rt.transaction() as s:
-            changed = self.stats.upserted("notes", store.upsert_activities(session=s, scope=self.scope, rows=notes))
-            chunk_sync(s, self.scope, self.chunks, [
-                ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row["id"], row["note"], {"source_ts": row["occurred_at"]})
-                for row in notes if row["id"] in changed])
+            changed = self.stats.upserted(kind, UPSERTS[kind](session=s, scope=self.scope, rows=rows))
+            restored = store.mark_seen(session=s, scope=self.scope, kind=kind, workspace_id=self.ws,
+                                       ids=[r["id"] for r in rows], cycle=cycle)
+            self.stats.add(f"restored_{kind}", len(restored))
+            if kind == "notes":
+                resync = changed | set(restored)  # a note back from deletion gets its chunks again
+                chunk_sync(s, self.scope, self.chunks, [
+                    ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row["id"], row["note"], {"source_ts": row["occurred_at"]})
+                    for row in rows if row["id"] in resync])
         return len(changed)
+
+    def mark_deleted(self, session: Session) -> None:
+        """Mark the rows confirmed gone (``deleted_at = now``); a deleted note loses its chunks (§16)."""
+        now = utcnow()
+        for kind, (cycle, ids) in self.gone.items():
+            marked = store.mark_deleted(session=session, scope=self.scope, kind=kind, workspace_id=self.ws, ids=ids,
+                                        cycle=cycle, now=now)
+            self.stats.add(f"deleted_{kind}", len(marked))
+            if kind == "notes":
+                chunk_sync(session, self.scope, self.chunks,
+                           [ChunkSource(SOURCE_TYPE, SOURCE_TABLE, row_id, None) for row_id in marked])
+
+    def mirror(self, session: Session, accounts: list[dict[str, Any]],
+               deals: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
+        """§4.6 over this run's rows (the vendor returned them: none is deleted); a deal whose company is
+        marked deleted upstream is left out. Returns the mirror's counts and how many deals were left out."""
+        gone = store.deleted_external_ids(session=session, scope=self.scope, kind="companies", workspace_id=self.ws,
+                                          external_ids=[d.get("account_external_id") for d in deals])
+        live = live_deals(deals, gone)
+        return mirror_crm(session, self.scope, accounts, live), len(deals) - len(live)
 
 
 def sync_attio(scope: Scope, external_id: str, state: dict[str, Any], log: logging.Logger) -> dict[str, Any]:

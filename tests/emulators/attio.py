@@ -1,8 +1,10 @@
 """Attio REST v2 emulator (spec connectors-rag §4.2, §17), served under `/attio`.
 
-`GET /v2/self`, `POST /v2/objects/{object}/records/query` (limit, offset, sorts) and
-`GET /v2/notes` (limit ≤ 50, offset, newest first). Records and notes are served verbatim; the
-builders below render values as arrays of typed entries with `active_from` / `active_until`.
+`GET /v2/self`, `POST /v2/objects/{object}/records/query` (limit, offset, sorts),
+`GET /v2/objects/{object}/records/{record_id}`, `GET /v2/notes` (limit ≤ 50, offset, newest first) and
+`GET /v2/notes/{note_id}` (a deleted record or note answers 404 `not_found`, as Attio does). Records and
+notes are served verbatim; the builders below render values as arrays of typed entries with
+`active_from` / `active_until`.
 """
 
 from __future__ import annotations
@@ -258,6 +260,27 @@ def query_records(object_slug: str) -> Response:
             items.sort(key=lambda r, a=attribute: (str(type(_sort_value(r, a))), _sort_value(r, a)),
                        reverse=sort.get("direction") == "desc")
         return jsonify({"data": items[offset: offset + limit]})
+
+
+@bp.get("/v2/objects/<object_slug>/records/<record_id>")
+def get_record(object_slug: str, record_id: str) -> Response:
+    with _state().lock:
+        store = _store()
+        if object_slug not in store.objects:
+            return error_response(404, f"Object with slug/ID \"{object_slug}\" not found.")
+        try:
+            return jsonify({"data": store.find(object_slug, record_id)})
+        except KeyError:
+            return error_response(404, f"Record with ID \"{record_id}\" not found.")
+
+
+@bp.get("/v2/notes/<note_id>")
+def get_note(note_id: str) -> Response:
+    with _state().lock:
+        found = next((n for n in _store().notes if _note_id(n) == note_id), None)
+        if found is None:
+            return error_response(404, f"Note with ID \"{note_id}\" not found.")
+        return jsonify({"data": found})
 
 
 @bp.get("/v2/notes")

@@ -265,6 +265,19 @@ def test_attio_records_query_limit_offset_sort(emu: EmulatorServer, http: httpx.
     assert name["attribute_type"] == "text" and name["active_until"] is None
 
 
+def test_attio_get_one_record_or_note_and_404_once_deleted(emu: EmulatorServer, http: httpx.Client) -> None:
+    emu.load({"attio": attio_fixture(n_companies=2, n_notes=2)})
+    record = http.get("/attio/v2/objects/companies/records/rec-1", headers=attio_headers()).json()["data"]
+    assert record["id"]["record_id"] == "rec-1"
+    assert http.get("/attio/v2/notes/note-0", headers=attio_headers()).json()["data"]["id"]["note_id"] == "note-0"
+    emu.mutate_many([{"vendor": "attio", "op": "delete_record", "object": "companies", "record_id": "rec-1"},
+                     {"vendor": "attio", "op": "delete_note", "note_id": "note-0"}])
+    for path in ("/attio/v2/objects/companies/records/rec-1", "/attio/v2/notes/note-0",
+                 "/attio/v2/objects/widgets/records/rec-0"):
+        gone = http.get(path, headers=attio_headers())
+        assert gone.status_code == 404 and gone.json()["code"] == "not_found"
+
+
 def test_attio_notes_limit_and_newest_first(emu: EmulatorServer, http: httpx.Client) -> None:
     emu.load({"attio": attio_fixture(n_notes=60)})
     too_many = http.get("/attio/v2/notes", params={"limit": 51}, headers=attio_headers())

@@ -188,3 +188,115 @@ def test_unbound_project_is_skipped_with_the_workspace_discovered_from_self(at_e
     with rt.session() as s:
         state = s.scalar(select(ConnectorSyncState).filter_by(**other.as_filter()))
     assert state.status == "skipped" and state.meta["discovered_external_id"] == WS
+
+
+# --- deletions upstream (§16: raw rows are kept and marked) ----------------------------------------------
+def sync_until_cycle(scope: Any, cycle: int, *objects: str) -> list[dict[str, Any]]:
+    """Runs until each of ``objects`` completed ``cycle`` scan cycles (bounded; no waiting involved)."""
+    results: list[dict[str, Any]] = []
+    for _ in range(10):
+        results.append(sync("attio", scope))
+        if all(results[-1]["cycles_completed"].get(o, 0) >= cycle for o in objects):
+            return results
+    raise AssertionError(f"cycle {cycle} not completed: {results[-1]['cycles_completed']}")
+
+
+def marks(rt: Any, model: Any, scope: Any) -> dict[str, Any]:
+    """external_id -> deleted_at of a scope's rows."""
+    with rt.session() as s:
+        stmt = select(model.external_id, model.deleted_at).filter_by(**scope.as_filter())
+        return dict(s.execute(stmt).tuples().all())
+
+
+def total(results: list[dict[str, Any]], key: str) -> int:
+    return sum(r.get(key, 0) for r in results)
+
+
+def record_gets(emu: EmulatorServer) -> list[str]:
+    return sorted(r["path"].rsplit("/v2/", 1)[1] for r in emu.requests("attio")
+                  if r["method"] == "GET" and ("/records/" in r["path"] or "/notes/" in r["path"]))
+
+
+def small_windows(at_env: dict[str, Any], limit: int) -> None:
+    """``limit`` records per object and run, pages of 2: a cycle spans several runs (rolling scan)."""
+    set_env(at_env["monkeypatch"], at_env["rt"], {"ATTIO_SYNC_LIMIT": str(limit), "ATTIO_PAGE_SIZE": "2"})
+
+
+def test_records_deleted_upstream_are_marked_once_and_unmarked_when_back(at_env) -> None:
+    from shared.db.models.business import CrmOpportunity
+
+    rt, emu, scope = at_env["rt"], at_env["emu"], at_env["scope"]
+    other = make_project(rt, "Attio other")
+    bind(rt, other, "attio", f"{WS}-other")
+    sync("attio", other)  # the same vendor data under another project and workspace id
+    small_windows(at_env, 3)  # three records per run: a cycle takes two runs
+    sync_until_cycle(scope, 1, "companies", "deals")
+    with rt.session() as s:
+        crm_deal_3 = s.scalar(select(CrmOpportunity.updated_at).filter_by(external_ref="deal-3", **scope.as_filter()))
+    emu.mutate_many([{"vendor": "attio", "op": "delete_record", "object": "companies", "record_id": "comp-1"},
+                     {"vendor": "attio", "op": "delete_record", "object": "deals", "record_id": "deal-3"}])
+    emu.clear_requests()
+    cycle_2 = sync_until_cycle(scope, 2, "companies", "deals")
+    assert [total(cycle_2, k) for k in ("deleted_companies", "deleted_deals", "deleted")] == [1, 1, 2]
+    assert total(cycle_2, "deleted_people") == 0 and "deleted_people" not in cycle_2[-1]
+    assert record_gets(emu) == ["objects/companies/records/comp-1", "objects/deals/records/deal-3"]
+    companies, deals = marks(rt, AttioAccountRaw, scope), marks(rt, AttioOpportunityRaw, scope)
+    assert {k for k, v in companies.items() if v} == {"comp-1"} and {k for k, v in deals.items() if v} == {"deal-3"}
+    assert len(companies) == 3 and len(deals) == 4  # kept, not deleted
+    assert not any(marks(rt, AttioPersonRaw, scope).values()) and not any(marks(rt, AttioActivityRaw, scope).values())
+    for model in (AttioAccountRaw, AttioOpportunityRaw):  # another project's rows are untouched
+        assert len(marks(rt, model, other)) in (3, 4) and not any(marks(rt, model, other).values())
+    with rt.session() as s:  # the CRM row mirrored before is left alone; deal-1 (of comp-1) is not mirrored any more
+        assert s.scalar(select(CrmOpportunity.updated_at).filter_by(external_ref="deal-3",
+                                                                    **scope.as_filter())) == crm_deal_3
+    assert total(cycle_2, "crm_mirror_skipped_deleted") >= 1
+
+    emu.clear_requests()
+    cycle_3 = sync_until_cycle(scope, 3, "companies", "deals")
+    assert total(cycle_3, "deleted") == 0 and record_gets(emu) == []  # marked rows are not asked for again
+    assert marks(rt, AttioAccountRaw, scope) == companies and marks(rt, AttioOpportunityRaw, scope) == deals
+    assert {k for r in cycle_3 for k, v in r.items() if k.startswith(("touched_", "added_", "updated_")) and v} == set()
+
+    emu.mutate("attio", "add_record", object="companies", record=workspace(at_env["now"])["objects"]["companies"][1])
+    cycle_4 = sync_until_cycle(scope, 4, "companies", "deals")
+    assert total(cycle_4, "restored_companies") == 1 and total(cycle_4, "deleted") == 0
+    assert marks(rt, AttioAccountRaw, scope)["comp-1"] is None and marks(rt, AttioOpportunityRaw, scope)["deal-3"]
+
+
+def test_a_record_skipped_by_an_offset_shift_is_not_marked(at_env) -> None:
+    rt, emu, scope = at_env["rt"], at_env["emu"], at_env["scope"]
+    small_windows(at_env, 2)
+    sync_until_cycle(scope, 1, "companies")
+    assert sync("attio", scope)["offsets"]["companies"] == 2  # cycle 2 read comp-0 and comp-1
+    emu.mutate("attio", "delete_record", object="companies", record_id="comp-0")  # comp-2 moves to offset 1
+    emu.clear_requests()
+    end_of_2 = sync("attio", scope)  # offset 2 is past the end now: comp-2 was never returned in cycle 2
+    assert end_of_2["cycles_completed"]["companies"] == 2 and end_of_2["deleted"] == 0
+    assert record_gets(emu) == ["objects/companies/records/comp-2"]  # asked for: still there, so not marked
+    assert not any(marks(rt, AttioAccountRaw, scope).values())
+    cycle_3 = sync_until_cycle(scope, 3, "companies")
+    assert total(cycle_3, "deleted_companies") == 1
+    assert {k for k, v in marks(rt, AttioAccountRaw, scope).items() if v} == {"comp-0"}
+
+
+def test_a_malformed_last_page_marks_nothing(at_env) -> None:
+    rt, emu, scope = at_env["rt"], at_env["emu"], at_env["scope"]
+    sync("attio", scope)
+    emu.fault("attio", path_regex="companies/records/query", status=200, body={"unexpected": True})
+    result = sync("attio", scope)  # the page without a list ends the cycle (§16) but proves no absence
+    assert result["shape_warnings"] == 1 and result["cycles_completed"]["companies"] == 2
+    assert result["deleted"] == 0 and not any(marks(rt, AttioAccountRaw, scope).values())
+    assert not [r for r in emu.requests("attio") if r["method"] == "GET" and "/records/" in r["path"]]
+
+
+def test_a_note_deleted_upstream_is_marked_and_loses_its_chunks(at_env) -> None:
+    rt, emu, scope = at_env["rt"], at_env["emu"], at_env["scope"]
+    sync("attio", scope)
+    note_4 = f"attioact:{at_env['ws']}:note-4"
+    assert count(rt, RagChunk, scope, source_pk=note_4) == 1
+    emu.mutate("attio", "delete_note", note_id="note-4")
+    result = sync("attio", scope)  # five notes fit one run: each run reads the notes whole
+    assert (result["deleted_notes"], result["deleted"], result["deleted_chunks"]) == (1, 1, 1)
+    assert {k for k, v in marks(rt, AttioActivityRaw, scope).items() if v} == {"note-4"}
+    assert count(rt, RagChunk, scope, source_pk=note_4) == 0 and count(rt, AttioActivityRaw, scope) == 5
+    assert sync("attio", scope)["deleted"] == 0

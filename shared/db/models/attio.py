@@ -1,4 +1,9 @@
-"""Attio raw tables (connectors-rag §15): companies, deals, people and notes as read from the API."""
+"""Attio raw tables (connectors-rag §15): companies, deals, people and notes as read from the API.
+
+Rows are never deleted (§16): ``UpstreamPresenceMixin`` adds ``seen_cycle`` (the scan cycle that last
+returned the record) and ``deleted_at`` (set when a completed cycle no longer returned it and the vendor
+confirmed it is gone; cleared when the record comes back). See ``jobs.connectors.attio``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Index, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Date, Index, Integer, Numeric, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, JSONType, ScopedMixin, TZDateTime, created_col
 
 
-class AttioAccountRaw(ScopedMixin, Base):
+class UpstreamPresenceMixin:
+    """Deletion marks of a raw row read by a full scan (migration 0008)."""
+
+    seen_cycle: Mapped[int | None] = mapped_column(Integer)
+    deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+
+class AttioAccountRaw(UpstreamPresenceMixin, ScopedMixin, Base):
     __tablename__ = "attio_accounts_raw"
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(Text, nullable=False)
@@ -30,7 +42,7 @@ class AttioAccountRaw(ScopedMixin, Base):
     )
 
 
-class AttioOpportunityRaw(ScopedMixin, Base):
+class AttioOpportunityRaw(UpstreamPresenceMixin, ScopedMixin, Base):
     __tablename__ = "attio_opportunities_raw"
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(Text, nullable=False)
@@ -53,7 +65,7 @@ class AttioOpportunityRaw(ScopedMixin, Base):
     )
 
 
-class AttioPersonRaw(ScopedMixin, Base):
+class AttioPersonRaw(UpstreamPresenceMixin, ScopedMixin, Base):
     __tablename__ = "attio_people_raw"
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(Text, nullable=False)
@@ -68,7 +80,7 @@ class AttioPersonRaw(ScopedMixin, Base):
     __table_args__ = (UniqueConstraint("project_id", "external_id", name="uq_attio_people_raw_external"),)
 
 
-class AttioActivityRaw(ScopedMixin, Base):
+class AttioActivityRaw(UpstreamPresenceMixin, ScopedMixin, Base):
     __tablename__ = "attio_activities_raw"
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(Text, nullable=False)
