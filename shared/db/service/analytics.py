@@ -118,8 +118,9 @@ def control_tower(*, session: Session, scope: Scope, now: datetime) -> dict[str,
     accounts_t, opps_t = inputs.table("attio_accounts_raw"), inputs.table("attio_opportunities_raw")
     attio_accounts, annual_revenue = session.execute(
         select(func.count(), func.coalesce(func.sum(accounts_t.c.annual_revenue), 0))
-        .where(inputs.scoped(accounts_t, scope))).one()
-    pipeline = session.scalar(select(func.coalesce(func.sum(opps_t.c.amount), 0)).where(inputs.scoped(opps_t, scope)))
+        .where(inputs.scoped(accounts_t, scope), accounts_t.c.deleted_at.is_(None))).one()
+    pipeline = session.scalar(select(func.coalesce(func.sum(opps_t.c.amount), 0))
+                              .where(inputs.scoped(opps_t, scope), opps_t.c.deleted_at.is_(None)))
     conversations_t, messages_t = inputs.table("cw_conversations"), inputs.table("cw_messages")
     conversations = session.scalar(select(func.count()).select_from(conversations_t)
                                    .where(inputs.scoped(conversations_t, scope)))

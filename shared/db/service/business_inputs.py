@@ -80,9 +80,10 @@ def issue_rows(session: Session, scope: Scope) -> list[dict[str, Any]]:
 
 # --- Attio ---------------------------------------------------------------------------------------
 def attio_opportunities(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """``stage``, ``amount``, ``probability`` of every Attio raw opportunity of the project."""
+    """``stage``, ``amount``, ``probability`` of every Attio raw opportunity of the project still live
+    upstream (rows marked ``deleted_at`` by the connector are kept but no longer count)."""
     t = table("attio_opportunities_raw")
-    stmt = select(t.c.stage, t.c.amount, t.c.probability).where(scoped(t, scope))
+    stmt = select(t.c.stage, t.c.amount, t.c.probability).where(scoped(t, scope), t.c.deleted_at.is_(None))
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 

@@ -30,8 +30,9 @@ MAX_AUDIT_REFS = 50
 
 
 # --- detector inputs ----------------------------------------------------------------------------
-def _newest(session: Session, scope: Scope, model: Any, *columns: Any) -> list[dict[str, Any]]:
-    stmt = (select(*columns).filter_by(**scope.as_filter())
+def _newest(session: Session, scope: Scope, model: Any, *columns: Any,
+            where: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    stmt = (select(*columns).filter_by(**scope.as_filter()).where(*where)
             .order_by(model.updated_at.desc().nulls_last(), model.id).limit(ROW_LIMIT))
     return [dict(row._mapping) for row in session.execute(stmt)]
 
@@ -41,7 +42,7 @@ def identity_inputs(*, session: Session, scope: Scope) -> dict[str, list[dict[st
     return {
         "contacts": _newest(session, scope, CwContact, CwContact.id, CwContact.name, CwContact.email),
         "accounts": _newest(session, scope, AttioAccountRaw, AttioAccountRaw.id, AttioAccountRaw.name,
-                            AttioAccountRaw.domain),
+                            AttioAccountRaw.domain, where=(AttioAccountRaw.deleted_at.is_(None),)),
         "projects": _newest(session, scope, LinearProjectRaw, LinearProjectRaw.id, LinearProjectRaw.name),
     }
 

@@ -105,7 +105,8 @@ def linear_issues(*, session: Session, scope: Scope) -> list[Any]:
 
 def attio_deals(*, session: Session, scope: Scope) -> list[Any]:
     stmt = select(AttioOpportunityRaw.stage, AttioOpportunityRaw.amount, AttioOpportunityRaw.updated_at,
-                  AttioOpportunityRaw.created_at).filter_by(**scope.as_filter())
+                  AttioOpportunityRaw.created_at).filter_by(**scope.as_filter()).where(
+        AttioOpportunityRaw.deleted_at.is_(None))  # deals deleted upstream no longer count
     return list(session.execute(stmt))
 
 

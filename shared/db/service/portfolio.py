@@ -302,8 +302,9 @@ class _Reads:
                  group=(days["upsell"],)),
             part("loops", self._in(contacts), _not_blank(self.s, contacts.c.email), v1=func.count(),
                  v2=func.count(func.distinct(func.lower(contacts.c.email)))),
-            part("attio", self._in(attio), project=attio.c.project_id, label=attio.c.stage,
-                 v1=func.sum(attio.c.amount), group=(attio.c.project_id, attio.c.stage)),
+            part("attio", self._in(attio), attio.c.deleted_at.is_(None),  # live upstream deals only
+                 project=attio.c.project_id, label=attio.c.stage, v1=func.sum(attio.c.amount),
+                 group=(attio.c.project_id, attio.c.stage)),
         )
         out: dict[str, Any] = {k: [] for k in ("health", "completed", "overdue", "responsiveness", "signed",
                                                "revenue", "upsell")}

@@ -38,7 +38,7 @@ def recent_attio_opportunities(*, session: Session, scope: Scope, limit: int) ->
     """The latest Attio raw opportunities (``updated_at`` desc, nulls last)."""
     stmt = (select(AttioOpportunityRaw.id, AttioOpportunityRaw.account_external_id, AttioOpportunityRaw.title,
                    AttioOpportunityRaw.stage, AttioOpportunityRaw.amount, AttioOpportunityRaw.updated_at)
-            .filter_by(**scope.as_filter())
+            .filter_by(**scope.as_filter()).where(AttioOpportunityRaw.deleted_at.is_(None))  # live upstream
             .order_by(AttioOpportunityRaw.updated_at.desc().nulls_last(), AttioOpportunityRaw.id).limit(limit))
     return [dict(row._mapping) for row in session.execute(stmt)]
 
