@@ -100,20 +100,24 @@ def truncate_all(rt: Runtime) -> None:
     with rt.engine.begin() as conn:
         existing = set(inspect(conn).get_table_names())  # a model may land before its migration
         tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES and t.name in existing]
-        if conn.dialect.name == "postgresql":
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
             probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables)
-            filled = [row[0] for row in conn.execute(text(probe))]
-            for name in reversed(filled):  # children first; DELETE of a few small tables beats TRUNCATE
-                conn.execute(text(f"DELETE FROM {name}"))
-            sequences = _pg_sequences(conn)
-            if sequences:
-                restart = "SELECT setval(name::regclass, 1, false) FROM unnest(CAST(:names AS text[])) AS name"
-                conn.execute(text(restart), {"names": sequences})
-            conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
-        else:
-            for name in reversed(tables):
-                conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
+            tables = [row[0] for row in conn.execute(text(probe))]
+        for name in reversed(tables):  # children first; DELETE of a few small tables beats TRUNCATE
+            conn.execute(text(f"DELETE FROM {name}"))
+        conn.execute(text("DELETE FROM account_scopes WHERE scope_key <> 'default'"))
+        if postgres and (sequences := _pg_sequences(conn)):
+            restart = "SELECT setval(name::regclass, 1, false) FROM unnest(CAST(:names AS text[])) AS name"
+            conn.execute(text(restart), {"names": sequences})
+
+
+@pytest.fixture()
+def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KAG stages read the time through ``jobs.kag.handlers_common.clock``: fixed at the worked examples' NOW."""
+    from tests.jobs.kag_v1_support import NOW
+
+    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
 
 
 @pytest.fixture()

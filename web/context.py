@@ -45,7 +45,6 @@ def db() -> Session:
     if "db" not in g:
         rt = runtime()
         g.db = rt.read_sessions() if request.method in READ_METHODS else rt.sessions()
-        g.db_reads_autocommit = request.method in READ_METHODS
     return g.db
 
 
@@ -58,7 +57,7 @@ def write() -> Iterator[Session]:
     the few writes a read makes (``last_seen_at``, shown counters, seeding defaults) stay atomic.
     """
     session = db()
-    if g.get("db_reads_autocommit"):
+    if request.method in READ_METHODS:
         with runtime().transaction() as own:
             yield own
         return
@@ -69,7 +68,6 @@ def write() -> Iterator[Session]:
 
 
 def close_db(_exc: BaseException | None = None) -> None:
-    g.pop("db_reads_autocommit", None)
     session = g.pop("db", None)
     if session is not None:
         session.close()

@@ -4,7 +4,7 @@ outcomes, a frozen `now`, and running chained jobs through real burst workers.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,8 +16,8 @@ from shared.db.models.platform import JobRun
 from shared.jobs import enqueue
 from shared.runtime import Runtime
 from shared.scope import Scope
+from tests.jobs.kag_v1_support import NOW  # one clock for every KAG worked example
 
-NOW = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
 P4, P2 = 0.0005, 0.005
 KAG_V2_QUEUES = ("kag_snapshots", "kag_similarity", "kag_forecast", "kag_recommendations")
 DOC = {"doc_url": "https://docs.example.com/approval"}

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
 from shared.db.models.business import CrmAccount, CrmOpportunity
 from shared.db.models.kag import LegacySignal, NextBestAction
 from shared.db.models.platform import AuditEvent
 from tests.conftest import Api
-from tests.jobs.kag_v1_support import NOW, add_issue, add_message, count, scope_of, ts
-
-
-@pytest.fixture()
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
+from tests.jobs.kag_v1_support import add_issue, add_message, count, scope_of, ts
 
 
 def extract(api: Api, run_jobs) -> dict:

@@ -28,7 +28,6 @@ from shared.db.models.rag import RagChunk
 from tests.conftest import Api
 from tests.jobs.kag_v1_support import (
     DOC,
-    NOW,
     P2,
     P4,
     add_deal,
@@ -44,11 +43,6 @@ from tests.jobs.kag_v1_support import (
     ts,
     w1_specs,
 )
-
-
-@pytest.fixture()
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
 
 
 def assert_scores(api: Api, expected: dict[str, tuple[float, str | None]]) -> None:

@@ -41,11 +41,6 @@ from tests.jobs.kag_v2_support import (
 CHAIN_REST = ["kag_v2_forecast_refresh", "kag_v2_recommendations_refresh"]
 
 
-@pytest.fixture()
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
-
-
 def _forecasts(api: Api, **query: str) -> dict[str, dict]:
     body = api.get("/kag/v2/forecast", query_string=query).get_json()
     return {f["risk_type"]: f for f in body["forecasts"]}

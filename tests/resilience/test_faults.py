@@ -27,11 +27,11 @@ def lab() -> Iterator[scenarios.SyncLab]:
         yield lab
 
 
-def check(result: scenarios.ScenarioResult, lab: scenarios.SyncLab | None = None) -> None:
+def check(result: scenarios.ScenarioResult, lab: scenarios.SyncLab) -> None:
     report = result.as_dict()
     report["details"].pop("projects", None)
     print(json.dumps(report, indent=1, default=str))
-    if not result.passed and lab is not None:
+    if not result.passed:
         lines = lab.stack.web_log().splitlines()
         errors = [line for line in lines if '"level": "error"' in line or '"status": 500' in line]
         report["web_errors"] = errors[-20:]
@@ -63,7 +63,7 @@ def test_worker_kills_vendor_bursts_and_load(lab: scenarios.SyncLab) -> None:
     assert kills.details["runs_interrupted"] == 2
 
     vendor = during["vendor"]
-    check(vendor)
+    check(vendor, lab)
     assert all(k["faults_served"] >= 1 for k in vendor.details["kinds"].values())
 
     load = during["load"]
@@ -77,4 +77,4 @@ def test_worker_kills_vendor_bursts_and_load(lab: scenarios.SyncLab) -> None:
 def test_long_form(lab: scenarios.SyncLab) -> None:
     for result in (scenarios.worker_kill(lab, kills=10, wave=5), scenarios.postgres_restart(lab, mode="immediate"),
                    scenarios.vendor_faults(lab, burst=5)):
-        check(result)
+        check(result, lab)

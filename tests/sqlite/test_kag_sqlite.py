@@ -22,11 +22,6 @@ from tests.jobs.kag_v1_support import (
 )
 
 
-@pytest.fixture()
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
-
-
 def test_refresh_ingest_and_legacy_signals_on_sqlite(api: Api, runtime, run_jobs, frozen) -> None:
     scope = scope_of(api.create_project("Studio Redesign"))
     add_events(runtime, scope, *w1_specs())

@@ -8,7 +8,6 @@ import pytest
 from tests.conftest import Api
 from tests.jobs.kag_v2_support import (
     KAG_V2_QUEUES,
-    NOW,
     P4,
     scope_of,
     seed_outcome,
@@ -18,11 +17,6 @@ from tests.jobs.kag_v2_support import (
     w1_events,
     w6_events,
 )
-
-
-@pytest.fixture()
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.kag.handlers_common.clock", lambda: NOW)
 
 
 def test_w1_chain_and_lifecycle_on_sqlite(api: Api, runtime, run_jobs, frozen) -> None:
