@@ -237,6 +237,28 @@ class Timer:
         self.seconds = time.perf_counter() - self.started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux ``/proc``; 0 where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_named(name: str) -> float:
+    """CPU seconds so far of every process whose command name is ``name`` (``postgres``, say)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 def machine() -> dict[str, Any]:
     """Where the figures come from; the load average says how much else the machine was doing."""
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu_model": _cpu_model(),

@@ -28,7 +28,8 @@ from shared.scope import Scope
 from shared.vectors import VectorCollection, VectorStoreUnavailable, chunk_metadata
 
 GC_PAGE = 1000
-WRITE_GROUP = 4  # claimed batches written to Chroma and the database together
+WRITE_GROUP = 4  # at most this many encoded batches are written to Chroma and the database together
+MIN_WRITE_GROUP = 2  # an idle writer takes what is encoded once it holds this many batches
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,24 @@ def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) ->
         report_progress(finished, max(total, finished), batches=counts["batches"], processed=counts["processed"],
                         failed=counts["failed"])
 
-    # Pipeline: while one thread writes a group of batches (one Chroma upsert, then the rows), this one
-    # claims and encodes the next ones, so the model is busy all the time; grouping halves Chroma's work.
+    # Pipeline, so that the model is never idle: a claimer thread claims the next batch while this one
+    # encodes the current one, and a writer thread writes encoded batches (one Chroma upsert, then the
+    # rows) as soon as it is free, at most WRITE_GROUP batches at a time (grouping halves Chroma's work
+    # per vector; writing whenever the writer is idle keeps the last, unoverlapped write small).
+    claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings-claim")
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings-writer")
+
+    def claim() -> list[svc.ClaimedChunk]:
+        with rt.transaction() as s:
+            return svc.claim_batch(s, scope, limit=cfg.batch_size, model=fill_model)
+
     in_flight: Future[BatchOutcome] | None = None
     group: list[tuple[list[svc.ClaimedChunk], EmbeddingBatch]] = []
+    upcoming: Future[list[svc.ClaimedChunk]] | None = claimer.submit(claim)
     try:
         for n in range(cfg.max_batches):
-            with rt.transaction() as s:
-                claimed = svc.claim_batch(s, scope, limit=cfg.batch_size, model=fill_model)
+            claimed = upcoming.result()
+            upcoming = claimer.submit(claim) if claimed and n + 1 < cfg.max_batches else None
             if claimed:
                 counts["batches"] += 1
                 try:
@@ -131,8 +141,9 @@ def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) ->
                         _release(scope, earlier, exc, cfg, undo=True)
                     _release(scope, claimed, exc, cfg)
                     raise
-            last = not claimed or n == cfg.max_batches - 1
-            if group and (len(group) >= WRITE_GROUP or last):
+            last = upcoming is None
+            writer_idle = in_flight is None or in_flight.done()
+            if group and (last or len(group) >= WRITE_GROUP or (writer_idle and len(group) >= MIN_WRITE_GROUP)):
                 if in_flight is not None:
                     try:
                         collect(in_flight)
@@ -141,11 +152,13 @@ def embeddings_run(scope: Scope, params: dict[str, Any], log: logging.Logger) ->
                         raise
                 in_flight = writer.submit(_write, rt, scope, collection, *merge(group), model, cfg)
                 group = []
-            if not claimed:
+            if last:
                 break
         if in_flight is not None:
             collect(in_flight)
     finally:
+        _abandon(scope, upcoming, cfg)
+        claimer.shutdown(wait=True)
         writer.shutdown(wait=True)
     processed, failed, batches = counts["processed"], counts["failed"], counts["batches"]
     with rt.transaction() as s:
@@ -189,6 +202,19 @@ def merge(group: Sequence[tuple[list[svc.ClaimedChunk], EmbeddingBatch]]) -> tup
         claimed += rows
         model = batch.response_model or model
     return claimed, EmbeddingBatch(np.concatenate([b.vectors for _, b in group]), errors, model)
+
+
+def _abandon(scope: Scope, upcoming: Future[list[svc.ClaimedChunk]] | None, cfg: EmbedJobSettings) -> None:
+    """A batch claimed ahead but never encoded (the run stopped on an error): back to ``pending``, its
+    attempt taken back."""
+    if upcoming is None:
+        return
+    try:
+        claimed = upcoming.result()
+    except Exception:  # noqa: BLE001 - the claim itself failed: nothing was claimed
+        return
+    if claimed:
+        _release(scope, claimed, RuntimeError("run stopped before this batch was encoded"), cfg, undo=True)
 
 
 def _release(scope: Scope, claimed: Sequence[svc.ClaimedChunk], exc: Exception, cfg: EmbedJobSettings,

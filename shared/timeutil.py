@@ -22,8 +22,9 @@ def iso(value: datetime | date | None) -> str | None:
         return None
     if not isinstance(value, datetime):
         return value.isoformat()
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def seconds_from_now(seconds: float) -> datetime:

@@ -88,6 +88,8 @@ class EmbeddingProvider(ABC):
             if len(raw) != len(part):
                 raise EmbeddingTransientError(f"{self.name} returned {len(raw)} vectors for {len(part)} inputs",
                                               error_kind="invalid_response")
+            if not known and self._store_matrix(raw, out[start:start + len(part)], errors, start):
+                continue
             wrong_dim = 0
             for i, vec in enumerate(raw):
                 code = known.get(i) or self._store_row(vec, out[start + i])
@@ -98,6 +100,22 @@ class EmbeddingProvider(ABC):
                 raise EmbeddingDimensionMismatch(
                     f"{self.name}: every vector of a batch has the wrong length (expected {self.dim})")
         return EmbeddingBatch(out, errors, response_model)
+
+    def _store_matrix(self, raw: Any, rows: np.ndarray, errors: dict[int, str], offset: int) -> bool:
+        """The common case in one numpy pass: ``raw`` is an ``(n, dim)`` array. Same checks and result
+        as ``_store_row`` per row (non-finite or zero rows → ``MISSING``); False when not applicable."""
+        if not isinstance(raw, np.ndarray) or raw.ndim != 2 or raw.shape != rows.shape:
+            return False
+        arr = raw.astype(np.float64, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.linalg.norm(arr, axis=1)
+        good = np.isfinite(arr).all(axis=1) & np.isfinite(norms) & (norms != 0.0)
+        if good.all():
+            rows[:] = arr / norms[:, None]
+            return True
+        rows[good] = arr[good] / norms[good, None]
+        errors.update({offset + int(i): MISSING for i in np.flatnonzero(~good)})
+        return True
 
     def _store_row(self, vec: Any, row: np.ndarray) -> str | None:
         if vec is None:

@@ -27,7 +27,7 @@ _PROJECT_LIST = select(Project.id, Project.name, Project.account_scope_id, Proje
 def list_projects(*, session: Session) -> list[Row]:
     """Every project, newest first, as rows (``id``, ``name``, ``account_scope_id``, ``created_at``): the
     list the UI polls, so no ORM entities are built."""
-    return list(session.connection().execute(_PROJECT_LIST))
+    return session.connection().execute(_PROJECT_LIST).all()
 
 
 def get_project(*, session: Session, project_id: uuid.UUID) -> Project | None:

@@ -112,3 +112,18 @@ def test_embed_batch_validates_each_vector_and_normalises():
 def test_every_vector_with_the_wrong_length_is_a_configuration_error():
     with pytest.raises(EmbeddingDimensionMismatch):
         _Scripted([[1, 0], [0, 1]]).embed_batch(["a", "b"])
+
+
+class _Matrix(_Scripted):
+    def _embed_raw(self, texts):
+        self.calls.append(list(texts))
+        out, self.rows = self.rows[:len(texts)], self.rows[len(texts):]
+        return np.asarray(out, dtype=np.float32), {}, None
+
+
+def test_an_array_of_vectors_is_validated_like_a_list_of_them():
+    rows = [[3, 4, 0], [float("nan"), 1, 1], [0, 0, 0], [1, 1, 1], [float("inf"), 0, 0], [2, 0, 0]]
+    as_array, as_list = _Matrix(rows).embed_batch(list("abcdef")), _Scripted(rows).embed_batch(list("abcdef"))
+    assert as_array.errors == as_list.errors == {1: MISSING, 2: MISSING, 4: MISSING}
+    assert np.array_equal(as_array.vectors, as_list.vectors)
+    assert np.allclose(np.linalg.norm(as_array.vectors[[0, 3, 5]], axis=1), 1.0)
