@@ -52,6 +52,11 @@ from shared.db.models.platform import EvidenceItem, Project
 from shared.db.service import business_inputs as inputs
 from shared.scope import Scope
 
+# Type instances built once: SQLAlchemy memoises a type's cache key on the instance, and a new instance
+# per expression (``cast(x, Numeric)``) cost ~80 cache-key computations per overview.
+_DATE, _INTEGER, _NUMERIC, _TEXT, _UUID = Date(), Integer(), Numeric(), Text(), Uuid()
+_UUID_ARRAY, _TEXT_ARRAY, _JSONB = ARRAY(Uuid()), ARRAY(Text()), JSONB()
+
 HEALTH_CHART_DAYS = 60
 VELOCITY_DAYS = 120
 CHART_POINTS = 24
@@ -67,7 +72,7 @@ def _dialect(session: Session) -> str:
 def _day(session: Session, column: Any) -> Any:
     """The UTC calendar day of a timestamp column, as a SQL expression."""
     if _dialect(session) == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
+        return cast(func.timezone("UTC", column), _DATE)
     return func.date(column)
 
 
@@ -83,7 +88,7 @@ def _not_blank(session: Session, column: Any) -> Any:
 def _id_in(session: Session, column: Any, ids: Sequence[uuid.UUID]) -> Any:
     """``column IN ids``; on PostgreSQL ``column = ANY(:ids)``, one array parameter instead of one per id."""
     if _dialect(session) == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Uuid)))
+        return column == any_(literal(list(ids), _UUID_ARRAY))
     return column.in_(list(ids))
 
 
@@ -107,8 +112,8 @@ def _agreement_batch(session: Session, columns: Sequence[Any], where: Any, offse
     matches = select(e.id, e.created_at).where(where).cte("agreement_matches")
     newest = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id)
               .offset(offset).limit(limit).subquery("newest"))
-    cards = (select(literal("card").label("kind"), *columns, cast(null(), Date).label("d"),
-                    cast(null(), Integer).label("n")).select_from(newest.join(e, e.id == newest.c.id)))
+    cards = (select(literal("card").label("kind"), *columns, cast(null(), _DATE).label("d"),
+                    cast(null(), _INTEGER).label("n")).select_from(newest.join(e, e.id == newest.c.id)))
     if not with_days:
         return cards
     day = _day(session, matches.c.created_at)
@@ -269,15 +274,15 @@ class _Reads:
         h, c, o, rev = HealthScore, AnalyticsCommsSnapshot, Offer, AnalyticsRevenueSnapshot
         issue, upsell, contacts, attio = (inputs.table(n) for n in (
             "linear_issues_raw", "upsell_opportunities", "cw_contacts", "attio_opportunities_raw"))
-        none_date, none_num = cast(null(), Date), cast(null(), Numeric)
+        none_date, none_num = cast(null(), _DATE), cast(null(), _NUMERIC)
 
         def part(name: str, *where: Any, d: Any = None, v1: Any = None, v2: Any = None, v3: Any = None,
                  project: Any = None, label: Any = None, group: tuple[Any, ...] = ()) -> Any:
             return select(literal(name).label("series"),
-                          (project if project is not None else cast(null(), Uuid)).label("project_id"),
-                          (label if label is not None else cast(null(), Text)).label("label"),
+                          (project if project is not None else cast(null(), _UUID)).label("project_id"),
+                          (label if label is not None else cast(null(), _TEXT)).label("label"),
                           (d if d is not None else none_date).label("d"),
-                          *((cast(v, Numeric) if v is not None else none_num).label(k)
+                          *((cast(v, _NUMERIC) if v is not None else none_num).label(k)
                             for k, v in (("v1", v1), ("v2", v2), ("v3", v3)))).where(*where).group_by(*group)
 
         days = {k: _day(self.s, col) for k, col in (("health", h.generated_at), ("done", issue.c.completed_at),
@@ -368,10 +373,10 @@ class _Reads:
             rows = [r for r in _rows(self.s, select(*columns).where(self._in(e)))
                     if rules.is_agreement_evidence(r["snippet"], r["payload"], keywords)]
             return self._named(rows), [(_as_date(r["created_at"]), 1) for r in rows]
-        patterns = literal([_like_pattern(k) for k in keywords], ARRAY(Text))
-        has_payload = e.payload != cast(literal("{}"), JSONB)
+        patterns = literal([_like_pattern(k) for k in keywords], _TEXT_ARRAY)
+        has_payload = e.payload != cast(literal("{}"), _JSONB)
         match = or_(func.lower(e.snippet).like(any_(patterns)),
-                    and_(has_payload, func.lower(cast(e.payload, Text)).like(any_(patterns))))
+                    and_(has_payload, func.lower(cast(e.payload, _TEXT)).like(any_(patterns))))
         cards: list[dict[str, Any]] = []
         days: list[tuple[date, int]] = []
         batch = card_limit + 20
