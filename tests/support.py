@@ -64,8 +64,9 @@ def release_redis_db(number: int, owner: str) -> None:
 
 
 def wait_for(predicate: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,
-             message: str = "condition") -> T:
-    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+             message: str | Callable[[], str] = "condition") -> T:
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes; a callable ``message`` is
+    evaluated at the deadline (a log read then, not when the wait began)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -73,7 +74,8 @@ def wait_for(predicate: Callable[[], T], *, timeout: float = 10.0, interval: flo
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+    text = message() if callable(message) else message
+    raise AssertionError(f"timed out after {timeout}s waiting for {text}; last value: {last!r}")
 
 
 def free_port() -> int:

@@ -56,3 +56,6 @@ def test_portfolio_and_control_tower_on_sqlite(api: Api, runtime) -> None:  # no
     assert tower["integrations"]["chatwoot"]["messages_7d"] == 3
     feed = api.get(f"/portfolio/messages?project_id={project['id']}").get_json()
     assert [p["person_name"] for p in feed["persons"]] == ["z@x.test", "Zoe"]
+
+
+from tests.db.test_health_score_days import test_roll_up_follows_every_write as test_health_roll_up_on_sqlite  # noqa: E402, F401

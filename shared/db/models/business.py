@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
     Uuid,
@@ -263,6 +264,18 @@ class HealthScore(ScopedMixin, Base):
     )
 
 
+class HealthScoreDay(ScopedMixin, Base):
+    """Project-level health scores per UTC day (sum and count). Kept by database triggers on
+    ``health_scores`` (migration 0009), whoever writes or deletes the scores: the portfolio's 60-day
+    chart reads one row per project and day instead of every half-hourly score."""
+
+    __tablename__ = "health_score_days"
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    score_sum: Mapped[Decimal] = mapped_column(Numeric(16, 2), nullable=False)
+    score_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    __table_args__ = (PrimaryKeyConstraint("project_id", "day", name="pk_health_score_days"),)
+
+
 class RiskRadarItem(ScopedMixin, Base):
     __tablename__ = "risk_radar_items"
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -367,13 +380,14 @@ class AnalyticsCommsSnapshot(ScopedMixin, Base):
 
 BUSINESS_CORE_TABLES = (
     "crm_accounts", "crm_account_contacts", "crm_opportunities", "crm_opportunity_stage_events", "offers",
-    "offer_items", "offer_approvals", "daily_digests", "weekly_digests", "health_scores", "risk_radar_items",
+    "offer_items", "offer_approvals", "daily_digests", "weekly_digests", "health_scores", "health_score_days",
+    "risk_radar_items",
     "risk_pattern_events", "analytics_revenue_snapshots", "analytics_delivery_snapshots",
     "analytics_comms_snapshots",
 )
 
 __all__ = [
     "AnalyticsCommsSnapshot", "AnalyticsDeliverySnapshot", "AnalyticsRevenueSnapshot", "CrmAccount",
-    "CrmAccountContact", "CrmOpportunity", "CrmOpportunityStageEvent", "DailyDigest", "HealthScore", "Offer",
-    "OfferApproval", "OfferItem", "RiskPatternEvent", "RiskRadarItem", "WeeklyDigest",
+    "CrmAccountContact", "CrmOpportunity", "CrmOpportunityStageEvent", "DailyDigest", "HealthScore", "HealthScoreDay",
+    "Offer", "OfferApproval", "OfferItem", "RiskPatternEvent", "RiskRadarItem", "WeeklyDigest",
 ]

@@ -44,6 +44,7 @@ from shared.db.models.business import (
     AnalyticsRevenueSnapshot,
     CrmOpportunity,
     HealthScore,
+    HealthScoreDay,
     Offer,
     RiskPatternEvent,
     RiskRadarItem,
@@ -267,11 +268,12 @@ class _Reads:
 
     def aggregates(self) -> dict[str, Any]:
         """Every grouped figure of the overview in one ``UNION ALL`` of ``(series, project_id, label, d, v1,
-        v2, v3)`` rows: average health per day (60 days), completed issues per day (120 days), overdue open
-        issues per due date, average response minutes per comms period, signed offers per day, the
-        horizon-30 revenue sums per period, upsell Σscore and count per day, the Loops e-mail counts and
-        the Attio amounts per project and stage (open stages are decided on the few distinct titles)."""
-        h, c, o, rev = HealthScore, AnalyticsCommsSnapshot, Offer, AnalyticsRevenueSnapshot
+        v2, v3)`` rows: average health per day over the last 60 UTC days (whole days, from the
+        ``health_score_days`` roll-up), completed issues per day (120 days), overdue open issues per due
+        date, average response minutes per comms period, signed offers per day, the horizon-30 revenue sums
+        per period, upsell Σscore and count per day, the Loops e-mail counts and the Attio amounts per
+        project and stage (open stages are decided on the few distinct titles)."""
+        hd, c, o, rev = HealthScoreDay, AnalyticsCommsSnapshot, Offer, AnalyticsRevenueSnapshot
         issue, upsell, contacts, attio = (inputs.table(n) for n in (
             "linear_issues_raw", "upsell_opportunities", "cw_contacts", "attio_opportunities_raw"))
         none_date, none_num = cast(null(), _DATE), cast(null(), _NUMERIC)
@@ -285,12 +287,11 @@ class _Reads:
                           *((cast(v, _NUMERIC) if v is not None else none_num).label(k)
                             for k, v in (("v1", v1), ("v2", v2), ("v3", v3)))).where(*where).group_by(*group)
 
-        days = {k: _day(self.s, col) for k, col in (("health", h.generated_at), ("done", issue.c.completed_at),
+        days = {k: _day(self.s, col) for k, col in (("done", issue.c.completed_at),
                                                     ("signed", o.updated_at), ("upsell", upsell.c.created_at))}
         stmt = union_all(
-            part("health", self._in(h), h.account_id.is_(None),
-                 h.generated_at >= self.now - timedelta(days=HEALTH_CHART_DAYS),
-                 d=days["health"], v1=func.avg(h.score), group=(days["health"],)),
+            part("health", self._in(hd), hd.day >= (self.now - timedelta(days=HEALTH_CHART_DAYS)).date(),
+                 d=hd.day, v1=func.sum(hd.score_sum), v2=func.sum(hd.score_count), group=(hd.day,)),
             part("completed", self._in(issue), issue.c.completed_at.isnot(None),
                  issue.c.completed_at >= self.now - timedelta(days=VELOCITY_DAYS),
                  d=days["done"], v1=func.count(), group=(days["done"],)),
@@ -329,6 +330,8 @@ class _Reads:
                 out["revenue"].append({"period_start": _as_date(row["d"]), "horizon_days": 30,
                                        "expected_revenue": row["v1"], "pipeline_amount": row["v2"],
                                        "costs_amount": row["v3"]})
+            elif name == "health":  # the day's average over every project-level score of the selection
+                out["health"].append((_as_date(row["d"]), row["v1"] / row["v2"]))
             elif name == "upsell":
                 out["upsell"].append((_as_date(row["d"]), row["v1"], row["v2"]))
             else:
