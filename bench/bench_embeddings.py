@@ -198,6 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         "pinned": args.pin,
         "ratio": best["ratio"], "target": TARGET, "meets_target": best["ratio"] >= TARGET,
         "cpu_ceiling": best["cpu_ceiling"],
+        "figures": [
+            {"figure": f"embeddings: stage vs bare encoder (EMBEDDING_THREADS={args.threads})", "value": best["ratio"],
+             "unit": "x", "baseline": f"bare encoder {best['raw_chunks_per_s']} chunks/s, same round",
+             "ratio": best["ratio"], "target": TARGET, "meets": best["ratio"] >= TARGET},
+            {"figure": f"embeddings: ceiling left by Chroma + PostgreSQL CPU (EMBEDDING_THREADS={args.threads})",
+             "value": best["cpu_ceiling"], "unit": "x", "baseline": "CPU seconds measured in the same round",
+             "ratio": best["cpu_ceiling"], "target": None, "meets": None},
+            {"figure": f"embeddings: stage throughput (EMBEDDING_THREADS={args.threads})",
+             "value": best["stage_chunks_per_s"], "unit": "chunks/s", "baseline": None, "ratio": None,
+             "target": None, "meets": None},
+        ],
         "cpu_ceiling_note": "raw wall / max(raw wall, (encoder CPU + Chroma server CPU + PostgreSQL CPU) / cores): "
                             "the best ratio this machine allows, measured in the same round",
         "new_chunks": {"median_round": best, "rounds": fresh},
