@@ -18,6 +18,7 @@ Decisions where the specs are silent:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -123,21 +124,32 @@ def write_audit_event(
     evidence_refs: Any = None,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    from shared.db.models.platform import AuditEvent
+    from shared.db import scope_guard
 
     refs = normalize_evidence_refs(evidence_refs)
     now = utcnow()
-    event = AuditEvent(
-        project_id=scope.project_id, account_scope_id=scope.account_scope_id, actor_username=actor_username,
-        action=action[:200], entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id)[:200],
-        status=(status or "ok")[:50], request_id=request_id, idempotency_key=idempotency_key,
-        payload=payload if isinstance(payload, dict) else {}, evidence_refs=refs, created_at=now,
-    )
-    session.add(event)
+    scope_guard.verify(session, scope.project_id, scope.account_scope_id)  # the ORM guard, for a Core insert
+    session.flush()  # what the caller added lands first, as when the row was an ORM object
+    event_id = session.connection().execute(_audit_insert(), {
+        "project_id": scope.project_id, "account_scope_id": scope.account_scope_id, "actor_username": actor_username,
+        "action": action[:200], "entity_type": entity_type,
+        "entity_id": None if entity_id is None else str(entity_id)[:200], "status": (status or "ok")[:50],
+        "request_id": request_id, "idempotency_key": idempotency_key,
+        "payload": payload if isinstance(payload, dict) else {}, "evidence_refs": refs, "created_at": now,
+    }).scalar_one()
     if refs:
         _upsert_evidence(session, scope, refs)
-    session.flush()
-    return {"id": event.id, "created_at": event.created_at}
+    return {"id": event_id, "created_at": now}
+
+
+@functools.cache
+def _audit_insert() -> Any:
+    """One Core ``INSERT … RETURNING id`` built once (every mutation writes an audit row; no ORM unit of work)."""
+    from sqlalchemy import insert
+
+    from shared.db.models.platform import AuditEvent
+
+    return insert(AuditEvent).returning(AuditEvent.id)
 
 
 def _upsert_evidence(session: Session, scope: Scope, refs: list[dict[str, Any]]) -> None:

@@ -17,9 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Retry
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
@@ -112,22 +110,30 @@ def enqueue(
     return Enqueued(run, False)
 
 
+RUN_INSERT_COLUMNS = ("project_id", "account_scope_id", "job_type", "queue", "trigger", "status", "attempt",
+                      "scheduled_job_id", "requested_by", "request_id", "processed_count", "meta", "rq_job_id",
+                      "enqueued_at")
+
+
 @functools.cache
-def _insert_run_statement(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT (in-flight index) DO NOTHING RETURNING``, built once per dialect: its
-    values come as parameters, so the compiled form is reused by every trigger."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (insert(JobRun)
-            .on_conflict_do_nothing(index_elements=["project_id", "job_type"], index_where=text(IN_FLIGHT_SQL))
-            .returning(JobRun.id, JobRun.enqueued_at))
+def _insert_run_statement() -> Any:
+    """``INSERT … ON CONFLICT (in-flight index) DO NOTHING RETURNING`` as one typed ``text()`` (the same SQL
+    on PostgreSQL and SQLite): unlike the dialects' ``insert().on_conflict_do_nothing()``, which SQLAlchemy
+    2.0 cannot cache and recompiles on every execution, a text clause is compiled once per process."""
+    columns = JobRun.__table__.c
+    sql = (f"INSERT INTO job_runs ({', '.join(RUN_INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join(':' + c for c in RUN_INSERT_COLUMNS)}) "
+           f"ON CONFLICT (project_id, job_type) WHERE {IN_FLIGHT_SQL} DO NOTHING RETURNING id, enqueued_at")
+    return (text(sql).bindparams(*(bindparam(c, type_=columns[c].type) for c in RUN_INSERT_COLUMNS))
+            .columns(columns.id, columns.enqueued_at))
 
 
 def _insert_run(session: Session, scope: Scope, values: dict[str, Any]) -> tuple[JobRun | None, JobRun | None]:
     """(in-flight run, None) on a conflict, (None, new transient run) when inserted, (None, None) on a race."""
     scope_guard.verify(session, scope.project_id, scope.account_scope_id)  # the ORM guard, for a Core insert
     rq_job_id = str(uuid.uuid4())
-    statement = _insert_run_statement(session.get_bind().dialect.name)
-    row = session.connection().execute(statement, {"rq_job_id": rq_job_id, **values}).first()
+    row = session.connection().execute(_insert_run_statement(),
+                                       {"rq_job_id": rq_job_id, "enqueued_at": utcnow(), **values}).first()
     if row is None:
         return in_flight_run(session, scope, values["job_type"]), None
     return None, JobRun(id=row.id, enqueued_at=row.enqueued_at, rq_job_id=rq_job_id, **values)
@@ -143,13 +149,15 @@ def push_to_rq(rt: Runtime, run: JobRun) -> None:
     }
     if run.job_type.endswith("_sync"):
         meta["connector"] = run.job_type.removesuffix("_sync")
-    q.enqueue(
-        EXECUTE, run.id, job_id=run.rq_job_id,
-        job_timeout=catalog.job_timeout(spec.queue, rt.settings),
-        result_ttl=rt.settings.job_result_ttl_seconds, failure_ttl=rt.settings.job_failure_ttl_seconds,
-        retry=Retry(max=2, interval=RQ_RETRY_INTERVALS), meta=meta,
-        description=f"{run.job_type} project={run.project_id} run={run.id}",
-    )
+    with rt.redis.pipeline() as pipe:  # RQ's queue registration, job hash and push: one MULTI/EXEC round trip
+        q.enqueue(
+            EXECUTE, run.id, job_id=run.rq_job_id,
+            job_timeout=catalog.job_timeout(spec.queue, rt.settings),
+            result_ttl=rt.settings.job_result_ttl_seconds, failure_ttl=rt.settings.job_failure_ttl_seconds,
+            retry=Retry(max=2, interval=RQ_RETRY_INTERVALS), meta=meta,
+            description=f"{run.job_type} project={run.project_id} run={run.id}", pipeline=pipe,
+        )
+        pipe.execute()
 
 
 JOB_FIELDS = (

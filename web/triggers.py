@@ -38,7 +38,7 @@ def trigger_job(scope: Scope, job_type: str, *, params: dict[str, Any] | None = 
 def sync_trigger(scope: Scope, connector: str, *, audit_action: str | None = None,
                  audit: bool = True) -> tuple[Enqueued, connectors_svc.EffectiveMode]:
     """Enqueue ``<connector>_sync`` whatever the effective mode (never refused, platform §6.4)."""
-    bound = connectors_svc.get_binding(session=db(), scope=scope, connector=connector) is not None
+    bound = connectors_svc.is_bound(session=db(), scope=scope, connector=connector)
     mode = connectors_svc.effective_mode(runtime().settings, connector, bound=bound)
     entity = ("connector", connector) if audit_action else None
     done = trigger_job(scope, catalog.sync_job_type(connector), audit_action=audit_action, audit_entity=entity,

@@ -68,6 +68,12 @@ def get_binding(*, session: Session, scope: Scope, connector: str) -> ProjectSou
     return session.scalar(select(ProjectSource).filter_by(source_kind=SOURCE_KIND[connector], **scope.as_filter()))
 
 
+def is_bound(*, session: Session, scope: Scope, connector: str) -> bool:
+    """Whether the project has a binding for ``connector`` (one Core row check, no entity: every trigger asks)."""
+    stmt = select(ProjectSource.id).filter_by(source_kind=SOURCE_KIND[connector], **scope.as_filter()).limit(1)
+    return session.connection().execute(stmt).first() is not None
+
+
 def bound_connectors(*, session: Session, scope: Scope) -> set[str]:
     kinds = set(session.scalars(select(ProjectSource.source_kind).filter_by(**scope.as_filter())))
     return {c for c, kind in SOURCE_KIND.items() if kind in kinds}
