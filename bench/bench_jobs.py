@@ -44,15 +44,16 @@ def raw_noop() -> None:
     return None
 
 
-_raw = {"dsn": "", "conn": None}
+_raw: dict = {"dsn": "", "conn": None}
 
 
-def raw_durable(row_id: int) -> None:
-    """The raw limit of a ledgered job: one durably committed UPDATE of its ledger row, nothing else."""
+def raw_durable(dsn: str, row_id: int) -> None:
+    """The raw limit of a ledgered job: one durably committed UPDATE of its ledger row, nothing else.
+    (The worker imports this module anew as ``bench.bench_jobs``: the connection lives there.)"""
     import psycopg
 
     if _raw["conn"] is None:
-        _raw["conn"] = psycopg.connect(_raw["dsn"])
+        _raw["conn"] = psycopg.connect(dsn)
     conn = _raw["conn"]
     with conn.transaction():
         conn.execute("UPDATE bench_raw_ledger SET status = 'ok', finished_at = now() WHERE id = %s", (row_id,))
@@ -132,7 +133,7 @@ def raw_durable_round(rt: object, jobs: int) -> float:
                                           "FROM generate_series(1, %s) RETURNING id", (jobs,))]
     q = queue(QUEUE, rt.redis)  # type: ignore[attr-defined]
     for row_id in ids:
-        q.enqueue("bench.bench_jobs.raw_durable", row_id, result_ttl=86400, failure_ttl=1209600)
+        q.enqueue("bench.bench_jobs.raw_durable", _raw["dsn"], row_id, result_ttl=86400, failure_ttl=1209600)
     worker = SimpleWorker([q], connection=rt.redis, serializer=SERIALIZER)  # type: ignore[attr-defined]
     with Timer() as timer:
         worker.work(burst=True, logging_level="WARNING")
@@ -166,8 +167,10 @@ def main() -> int:
             ledgered.append(ledgered_round(rt, args.jobs))
             raw.append(raw_round(rt, args.jobs))
             durable.append(raw_durable_round(rt, args.jobs))
-        if _raw["conn"] is not None:
-            _raw["conn"].close()
+        from bench import bench_jobs as imported  # the module instance the worker ran the jobs in
+
+        if imported._raw["conn"] is not None:
+            imported._raw["conn"].close()
         rt.close()
     ratio = max(ledgered) / max(raw)
     durable_ratio, to_durable = max(durable) / max(raw), max(ledgered) / max(durable)

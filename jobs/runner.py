@@ -15,6 +15,7 @@ duration goes to ``app_job_duration_seconds`` (``shared.jobmetrics``). ``HandBac
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -23,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from rq import get_current_job
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobs import context
@@ -134,20 +135,13 @@ def execute(job_run_id: int) -> dict[str, Any] | None:
 def _claim(rt: Runtime, job_run_id: int) -> tuple | dict | None:
     """Step 1-2: set the row ``running`` (missing → None, already final → duplicate delivery).
 
-    One ``UPDATE … RETURNING``. On PostgreSQL its commit is asynchronous (``synchronous_commit off``):
-    ``running`` is transient state, and losing it in a database crash only leaves the row ``queued``
-    for the recovery paths, so it is not worth an fsync on every job.
+    One ``UPDATE … RETURNING`` in autocommit (one round trip, no ``BEGIN``/``COMMIT``). On PostgreSQL its
+    commit is asynchronous (``synchronous_commit off``): ``running`` is transient state, and losing it in a
+    database crash only leaves the row ``queued`` for the recovery paths, so it is not worth an fsync on
+    every job.
     """
-    with rt.transaction() as s:
-        stmt = (update(JobRun).where(JobRun.id == job_run_id, JobRun.status.not_in(("ok", "skipped")))
-                .values(status="running", attempt=JobRun.attempt + 1, started_at=utcnow(), error=None,
-                        finished_at=None)
-                .returning(JobRun.project_id, JobRun.account_scope_id, JobRun.job_type, JobRun.queue,
-                           JobRun.rq_job_id, JobRun.request_id, JobRun.meta, JobRun.attempt)
-                .execution_options(synchronize_session=False))
-        if s.get_bind().dialect.name == "postgresql":  # SET LOCAL in the same round trip (an InitPlan)
-            stmt = stmt.where(select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off")
-        row = s.execute(stmt).first()
+    with rt.autocommit_engine.connect() as s:
+        row = s.execute(_claim_statement(s.dialect.name), {"job_run_id": job_run_id, "started_at": utcnow()}).first()
         if row is None:
             if s.scalar(select(JobRun.id).where(JobRun.id == job_run_id)) is None:
                 log.warning("job run not found (project deleted?)", extra={"fields": {"job_run_id": job_run_id}})
@@ -159,6 +153,19 @@ def _claim(rt: Runtime, job_run_id: int) -> tuple | dict | None:
     meta = {"job_run_id": job_run_id, "rq_job_id": row.rq_job_id, "job_type": row.job_type, "queue": row.queue,
             "project_id": str(row.project_id), "request_id": row.request_id}
     return Scope(row.project_id, row.account_scope_id), row.job_type, params, row.rq_job_id or f"run:{job_run_id}", meta
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim ``UPDATE … RETURNING``, built once per dialect (its values are parameters)."""
+    stmt = (update(JobRun).where(JobRun.id == bindparam("job_run_id"), JobRun.status.not_in(("ok", "skipped")))
+            .values(status="running", attempt=JobRun.attempt + 1, started_at=bindparam("started_at"), error=None,
+                    finished_at=None)
+            .returning(JobRun.project_id, JobRun.account_scope_id, JobRun.job_type, JobRun.queue,
+                       JobRun.rq_job_id, JobRun.request_id, JobRun.meta, JobRun.attempt))
+    if dialect == "postgresql":  # SET LOCAL in the same round trip (an InitPlan)
+        stmt = stmt.where(select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off")
+    return stmt
 
 
 def _hand_back(rt: Runtime, job_run_id: int) -> None:
@@ -217,12 +224,11 @@ def finish(rt: Runtime, job_run_id: int, status: str, *, result: dict | None = N
     Returns ``(job_type, seconds since started_at)`` when written, else None.
     """
     now = utcnow()
-    where = [JobRun.id == job_run_id]
+    values: dict[str, Any] = {"job_run_id": job_run_id, "status": status, "finished_at": now}
     if expect is not None:
-        where.append(JobRun.status == expect[0])
+        values["expect_status"] = expect[0]
         if expect[1] is not None:
-            where.append(JobRun.attempt == expect[1])
-    values: dict[str, Any] = {"status": status, "finished_at": now}
+            values["expect_attempt"] = expect[1]
     if error is not None:
         values["error"] = error[:2000]
     with rt.transaction() as s:
@@ -234,13 +240,8 @@ def finish(rt: Runtime, job_run_id: int, status: str, *, result: dict | None = N
                 job_type, params = row.job_type, dict((row.meta or {}).get("params") or {})
             values["meta"] = {"params": params, "result": result}
             values["processed_count"] = catalog.get(job_type).processed_count(result)
-        run = s.execute(
-            update(JobRun).where(*where).values(**values)
-            .returning(JobRun.job_type, JobRun.trigger, JobRun.scheduled_job_id, JobRun.project_id,
-                       JobRun.account_scope_id, JobRun.requested_by, JobRun.request_id, JobRun.started_at,
-                       JobRun.error)
-            .execution_options(synchronize_session=False)
-        ).first()
+        statement = _finish_statement(*(key in values for key in _FINISH_OPTIONAL))
+        run = s.connection().execute(statement, values).first()
         if run is None:
             return None
         if run.trigger == "scheduler" and run.scheduled_job_id and status != "retry_scheduled":
@@ -254,6 +255,30 @@ def finish(rt: Runtime, job_run_id: int, status: str, *, result: dict | None = N
             )
         started = as_utc(run.started_at)
         return run.job_type, max(0.0, (now - started).total_seconds()) if started else 0.0
+
+
+_FINISH_OPTIONAL = ("expect_status", "expect_attempt", "error", "meta")
+
+
+@functools.cache
+def _finish_statement(expect_status: bool, expect_attempt: bool, error: bool, meta: bool) -> Any:
+    """``finish``'s ``UPDATE … RETURNING`` for one combination of optional parts, built once (values are
+    parameters) and run as Core: no statement construction or ORM bulk-update machinery per job."""
+    where = [JobRun.id == bindparam("job_run_id")]
+    if expect_status:
+        where.append(JobRun.status == bindparam("expect_status"))
+    if expect_attempt:
+        where.append(JobRun.attempt == bindparam("expect_attempt"))
+    values: dict[str, Any] = {"status": bindparam("status"), "finished_at": bindparam("finished_at")}
+    if error:
+        values["error"] = bindparam("error")
+    if meta:
+        values["meta"] = bindparam("meta", type_=JobRun.__table__.c.meta.type)
+        values["processed_count"] = bindparam("processed_count")
+    return (update(JobRun).where(*where).values(**values)
+            .returning(JobRun.job_type, JobRun.trigger, JobRun.scheduled_job_id, JobRun.project_id,
+                       JobRun.account_scope_id, JobRun.requested_by, JobRun.request_id, JobRun.started_at,
+                       JobRun.error))
 
 
 def _schedule_bookkeeping(s: Any, scheduled_job_id: Any, status: str, error: str | None, now: Any) -> None:

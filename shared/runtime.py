@@ -43,7 +43,13 @@ class Runtime:
         """Sessions for read-only requests: each statement runs in autocommit, so a cheap read costs
         its own queries and no ``BEGIN``/``ROLLBACK`` round trips. PostgreSQL's READ COMMITTED gives
         each statement its own snapshot inside a transaction anyway, so reads see the same data."""
-        return make_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return make_sessionmaker(self.autocommit_engine)
+
+    @cached_property
+    def autocommit_engine(self) -> Engine:
+        """The engine with every statement its own transaction: one round trip for a single-statement write
+        (no ``BEGIN``/``COMMIT``), e.g. a job's claim."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @cached_property
     def redis(self) -> Redis:
