@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 log.warning("worker loop ended on a Redis error", extra={"fields": {"error": type(exc).__name__}})
-            if args.burst or worker._stop_requested:
-                break
+            if args.burst or worker._stop_requested or worker.shutdown_signalled:
+                break  # a requested stop ends the process; only a Redis error starts a new worker
             time.sleep(1)  # never a tight restart loop
             _wait_for_redis(rt)
     finally:

@@ -80,6 +80,7 @@ class KeelWorker(SimpleWorker):
             self.shutdown_grace_s = max(0.0, float(shutdown_grace_s))
         self._grace_timer: threading.Timer | None = None
         self._force_hand_back = False
+        self.shutdown_signalled = False
 
     @property
     def heartbeat_s(self) -> float:
@@ -151,6 +152,9 @@ class KeelWorker(SimpleWorker):
 
     # --- shutdown -------------------------------------------------------------------------------------------
     def handle_warm_shutdown_request(self) -> None:
+        """SIGTERM/SIGINT. An idle worker stops at once (RQ raises ``StopRequested``, leaving ``_stop_requested``
+        unset), so ``shutdown_signalled`` is what tells the pool process not to start a new worker."""
+        self.shutdown_signalled = True
         super().handle_warm_shutdown_request()
         if _performing.is_set() and self.shutdown_grace_s > 0:
             self._grace_timer = threading.Timer(self.shutdown_grace_s, self._grace_expired)

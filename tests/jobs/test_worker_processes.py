@@ -132,3 +132,15 @@ def test_sigterm_past_the_grace_period_hands_the_job_back(runtime, workers, slow
     workers()
     wait_for(lambda: run_row(runtime, job["id"]).status == "ok", timeout=90, message="the handed-back job to run")
     assert run_row(runtime, job["id"]).attempt == 2 and counter(runtime, "completed") == 1
+
+
+def test_sigterm_stops_an_idle_worker_at_once(workers) -> None:
+    """An idle worker (blocked waiting for jobs) stops on SIGTERM and the process exits, rather than starting
+    a new worker (the pool process restarts its worker only after a Redis error)."""
+    worker = workers()
+    wait_for(lambda: b"Listening on" in worker.log_path.read_bytes(), timeout=60,
+             message=lambda: f"the worker to listen\n{worker.log()}")
+    worker.signal(signal.SIGTERM)
+    wait_for(lambda: worker.exited() is not None, timeout=15, message=lambda: f"the worker to exit\n{worker.log()}")
+    assert worker.exited() == 0
+    assert worker.log().count('"worker starting"') == 1
