@@ -128,8 +128,8 @@ def write_audit_event(
 
     refs = normalize_evidence_refs(evidence_refs)
     now = utcnow()
+    session.flush()  # what the caller added lands first (a project created in this transaction included)
     scope_guard.verify(session, scope.project_id, scope.account_scope_id)  # the ORM guard, for a Core insert
-    session.flush()  # what the caller added lands first, as when the row was an ORM object
     event_id = session.connection().execute(_audit_insert(), {
         "project_id": scope.project_id, "account_scope_id": scope.account_scope_id, "actor_username": actor_username,
         "action": action[:200], "entity_type": entity_type,
