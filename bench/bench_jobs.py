@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Timer, isolated_env, print_summary, write_results  # noqa: E402
+from bench.common import Timer, isolated_env, libpq_url, print_summary, write_results  # noqa: E402
 
 TARGET = 0.5
 JOB_TYPE = "bench_noop"
@@ -158,7 +158,7 @@ def main() -> int:
     raw: list[float] = []
     durable: list[float] = []
     with isolated_env(LOG_LEVEL="warning") as env:
-        _raw["dsn"] = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+        _raw["dsn"] = libpq_url(env["DATABASE_URL"])
         rt = install(Runtime(Settings.from_env(env)))
         ledgered_round(rt, 50)  # warm-up: imports, prepared statements, connection pool
         raw_round(rt, 50)

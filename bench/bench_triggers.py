@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import os
 import sys
-import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Request, Server, isolated_env, load, print_summary, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    Request,
+    Server,
+    isolated_env,
+    libpq_url,
+    load,
+    print_summary,
+    raw_pg_connection,
+    write_results,
+)
 
 TARGET = 0.7
 CONNECTORS = ("chatwoot", "attio", "linear")
@@ -49,7 +57,7 @@ def bare_app():  # noqa: ANN201 - gunicorn "bench.bench_triggers:bare_app()"
 
     @app.post("/durable")
     def durable():  # noqa: ANN202 - the raw limit: one durable insert, then one Redis push
-        conn = raw_connection()
+        conn = raw_pg_connection()
         with conn.transaction():
             run_id = conn.execute("INSERT INTO bench_raw_runs (job_type) VALUES ('sync') RETURNING id").fetchone()[0]
         redis.rpush("bench:raw", run_id)
@@ -62,22 +70,10 @@ def bare_app():  # noqa: ANN201 - gunicorn "bench.bench_triggers:bare_app()"
     return app
 
 
-_local = threading.local()
-
-
-def raw_connection():  # noqa: ANN201 - one psycopg connection per gunicorn thread, no pool, no ORM
-    import psycopg
-
-    conn = getattr(_local, "conn", None)
-    if conn is None:
-        conn = _local.conn = psycopg.connect(os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"))
-    return conn
-
-
 def create_raw_table(env: dict[str, str]) -> None:
     import psycopg
 
-    with psycopg.connect(env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+    with psycopg.connect(libpq_url(env["DATABASE_URL"]), autocommit=True) as c:
         c.execute("CREATE TABLE bench_raw_runs (id bigserial PRIMARY KEY, job_type text NOT NULL, "
                   "enqueued_at timestamptz NOT NULL DEFAULT now())")
 

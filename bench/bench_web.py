@@ -14,9 +14,7 @@ Results: ``bench/results/web.json``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +22,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_triggers import make_sessions  # noqa: E402
-from bench.common import Request, Server, isolated_env, load, print_summary, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    Request,
+    Server,
+    isolated_env,
+    load,
+    print_summary,
+    raw_pg_connection,
+    write_results,
+)
 
 TARGET = 0.5
 
@@ -40,7 +46,7 @@ def bare_app():  # noqa: ANN201 - gunicorn "bench.bench_web:bare_app()"
 
     @app.get("/raw-projects")
     def raw_projects():  # noqa: ANN202 - the raw limit of the authenticated read: the same two queries
-        conn = raw_connection()
+        conn = raw_pg_connection()
         if conn.execute(RAW_SESSION, (request.cookies.get("sid", ""),)).fetchone() is None:
             abort(401)
         rows = conn.execute(RAW_PROJECTS).fetchall()
@@ -52,17 +58,6 @@ def bare_app():  # noqa: ANN201 - gunicorn "bench.bench_web:bare_app()"
 
 RAW_SESSION = "SELECT user_id, active_project_id, expires_at FROM sessions WHERE session_id = %s AND expires_at > now()"
 RAW_PROJECTS = "SELECT id, name, account_scope_id, created_at FROM projects ORDER BY created_at DESC, id"
-_local = threading.local()
-
-
-def raw_connection():  # noqa: ANN201 - one autocommit psycopg connection per gunicorn thread, no pool, no ORM
-    import psycopg
-
-    conn = getattr(_local, "conn", None)
-    if conn is None:
-        url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-        conn = _local.conn = psycopg.connect(url, autocommit=True)
-    return conn
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +82,25 @@ def installed_runtime(**extra: str) -> Iterator[Any]:
             yield rt
         finally:
             rt.close()
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy ``postgresql+psycopg://`` URL as plain libpq, for the bare-psycopg raw limits."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+_raw = threading.local()
+
+
+def raw_pg_connection() -> Any:
+    """One autocommit psycopg connection per thread from ``DATABASE_URL`` (no pool, no ORM): the raw limits'
+    database access inside the bare apps."""
+    import psycopg
+
+    conn = getattr(_raw, "conn", None)
+    if conn is None:
+        conn = _raw.conn = psycopg.connect(libpq_url(os.environ["DATABASE_URL"]), autocommit=True)
+    return conn
 
 
 def free_port() -> int:

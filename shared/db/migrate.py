@@ -39,7 +39,8 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision`` under a PostgreSQL advisory lock (concurrent release steps run one at a time)."""
     cfg = alembic_config()
     with engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
@@ -48,7 +49,7 @@ def upgrade(engine: Engine) -> None:
             conn.commit()
         try:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
             conn.commit()
         finally:
             if postgres:

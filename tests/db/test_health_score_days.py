@@ -9,11 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy import delete, select, update
 
 from shared.config import Settings
-from shared.db.migrate import alembic_config
+from shared.db.migrate import upgrade
 from shared.db.models.business import CrmAccount, HealthScore, HealthScoreDay
 from shared.runtime import Runtime
 from shared.scope import Scope
@@ -80,20 +79,13 @@ def test_the_migration_sums_the_scores_already_stored(redis_url: str) -> None:
     name, url = create_pg_database(durable_commits=False)
     engine = sa.create_engine(url)
     try:
-        with engine.connect() as conn:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0008")
-            conn.commit()
+        upgrade(engine, "0008")
         rt = Runtime(Settings.from_env(base_env(url, redis_url)))
         try:
             scope = make_scope(rt, "Before 0009")
             add_scores(rt, scope, (MIDNIGHT, "50"), (MIDNIGHT + timedelta(hours=1), "70"),
                        (MIDNIGHT + timedelta(days=1), "90"))
-            with engine.connect() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                conn.commit()
+            upgrade(engine)
             assert rolled_up(rt, scope) == from_scores(rt, scope) == {
                 date(2026, 11, 20): (Decimal("120.00"), 2), date(2026, 11, 21): (Decimal("90.00"), 1)}
             add_scores(rt, scope, (MIDNIGHT, "30"))  # and the triggers carry on from there
